@@ -45,8 +45,10 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray | torch.Tensor):
-        return jsonable(np.asarray(value.detach().cpu() if torch.is_tensor(value) else value).tolist())
+    if isinstance(value, torch.Tensor):
+        return jsonable(value.detach().cpu().numpy())
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, torch.dtype | torch.device | Path):

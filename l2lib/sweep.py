@@ -12,6 +12,7 @@ finished points are written as they complete and skipped on a rerun.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,14 @@ from .train import TrainConfig, member_vector, train
 
 Observer = Callable[[EnsembleMLP, torch.Tensor], Mapping[str, torch.Tensor]]
 DIRECTIONS = ("up", "down")
+
+
+def _bar(items: range, total: int, progress: bool | str | None, default: str) -> tqdm:
+    """A tqdm bar. ``progress``: True/False; None or a label shows one unless the environment
+    variable L2LIB_PROGRESS is '0' (as in book builds)."""
+    desc = progress if isinstance(progress, str) else default
+    show = progress if isinstance(progress, bool) else os.environ.get("L2LIB_PROGRESS") != "0"
+    return tqdm(items, initial=items.start, total=total, desc=desc, disable=not show)
 
 
 def check_grid(lams: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -90,7 +99,7 @@ def warm_sweep(
     store: SweepStore | None = None,
     keep_states: bool = False,
     jitter: float = 0.0,
-    progress: bool | str = True,
+    progress: bool | str | None = None,
 ) -> SweepResult:
     """Warm-started sweep over ``lams`` (ascending grid; visited reversed if direction='down').
 
@@ -114,10 +123,7 @@ def warm_sweep(
             records.append(store.load(i)["obs"])
         if start:
             model.load_state_dict(store.load(start - 1)["state"])
-    label = progress if isinstance(progress, str) else f"sweep {direction}"
-    bar = tqdm(range(start, len(order)), initial=start, total=len(order), desc=label,
-               disable=not progress)
-    for i in bar:
+    for i in _bar(range(start, len(order)), len(order), progress, f"sweep {direction}"):
         lam = member_vector(order[i], model.n_members, next(model.parameters()))
         seeds = _point_seeds(model.seeds, i)
         if jitter:
@@ -145,7 +151,7 @@ def independent_sweep(
     observe: Observer,
     max_members: int = 64,
     store: SweepStore | None = None,
-    progress: bool | str = True,
+    progress: bool | str | None = None,
 ) -> SweepResult:
     """Train every (λ, seed) pair from its own initialisation, batched as ensemble members.
 
@@ -163,9 +169,7 @@ def independent_sweep(
     start = 0 if store is None else min(store.finished(), len(chunks))
     for i in range(start):
         records.append(store.load(i)["obs"])
-    label = progress if isinstance(progress, str) else "independent sweep"
-    for i in tqdm(range(start, len(chunks)), initial=start, total=len(chunks), desc=label,
-                  disable=not progress):
+    for i in _bar(range(start, len(chunks)), len(chunks), progress, "independent sweep"):
         chunk = chunks[i]
         model = make_model([s for _, s in chunk])
         lam = member_vector([lam for lam, _ in chunk], model.n_members, next(model.parameters()))

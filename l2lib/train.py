@@ -8,8 +8,11 @@ with the same seeds (tested).
 
 Early stopping follows the papers: after every epoch the monitored quantity (the epoch-mean of the
 minibatch training error, or of the regularised objective when ``monitor="objective"``, each
-evaluated at the weights the step starts from) is compared with the member's best; after ``patience`` epochs without improvement the member stops and its weights from
-its best epoch are restored (the authors' scripts meant to do this but kept the last epoch).
+evaluated at the weights the step starts from) is compared with the member's best; after
+``patience`` epochs without improvement the member stops and its weights from its best epoch are
+restored (the authors' scripts meant to do this but kept the last epoch). With
+full-batch steps the restored weights are exactly those whose loss was monitored; with minibatches
+they are the weights at the end of the best epoch.
 """
 
 from __future__ import annotations
@@ -151,6 +154,8 @@ def train(
             else:
                 idx = order[:, start : start + batch]
                 xb, yb = x[idx], y[idx]
+            if full_batch:  # the monitored loss is that of the weights before the step
+                before = [p.detach().clone() for p in params]
             error = member_error(model(xb), yb, config.loss)
             optimizer.zero_grad(set_to_none=True)
             error.sum().backward()
@@ -169,7 +174,8 @@ def train(
         if improved.any():
             mask = torch.as_tensor(improved, device=x.device)
             with torch.no_grad():
-                for p, b, shape in zip(params, best, lam_shape, strict=True):
+                for p, b, shape in zip(before if full_batch else params, best, lam_shape,
+                                       strict=True):
                     b.copy_(torch.where(mask.view(shape), p, b))
             best_loss[improved] = monitored[improved]
             best_epoch[improved] = epoch

@@ -1,0 +1,43 @@
+# Set-up and everyday commands. Every target bootstraps the virtual environment when needed.
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= quick
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint book chapters html lab bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[book,dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(PY) -m ruff check l2lib tests benchmarks book/chapters
+
+test: lint
+	$(PY) -m pytest
+
+chapters: $(STAMP)
+	$(PY) -m l2lib.bookrun --profile $(PROFILE)
+
+html: $(STAMP)
+	$(VENV)/bin/jupyter-book build book --path-output .
+	@echo "The book is in _build/html/index.html"
+
+book: chapters html
+
+lab: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[lab]'
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(VENV)/bin/jupyter lab book/chapters
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_training.py --device cpu
+
+clean:
+	rm -rf _build book/_build book/executed

@@ -1,0 +1,121 @@
+"""Execute the book's chapters with papermill: ``python -m l2lib.bookrun --profile quick``.
+
+Chapters are jupytext percent-format sources ``book/chapters/NN_name.py``; each is converted to a
+notebook, executed by papermill (kernel ``python3``, working directory ``book/chapters``) with
+the given parameters, and written to ``book/executed/NN_name.ipynb``, which the book's table of
+contents points at. The cell papermill injects is tagged ``remove-cell`` so the book hides it.
+Needs the ``book`` extra (papermill, jupytext).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .profiles import check_profile
+
+HIDE_TAG = "remove-cell"
+
+
+def chapter_sources(book: str | Path = "book") -> list[Path]:
+    """The chapter sources ``<book>/chapters/*.py`` in order."""
+    sources = sorted((Path(book) / "chapters").glob("[0-9]*.py"))
+    if not sources:
+        raise FileNotFoundError(f"no chapter sources found under {Path(book) / 'chapters'}")
+    return sources
+
+
+def execute_chapter(
+    source: str | Path,
+    output: str | Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel: str = "python3",
+    progress: bool = False,
+) -> Path:
+    """Convert ``source`` with jupytext, execute it with papermill into ``output``, hide the
+    injected-parameters cell. Raises papermill's error if a cell fails (the partly executed
+    notebook is still written, with the traceback)."""
+    import jupytext
+    import nbformat
+    import papermill
+
+    source, output = Path(source), Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3",
+                                       "language": "python"}
+    with tempfile.TemporaryDirectory() as tmp:
+        unexecuted = Path(tmp) / source.with_suffix(".ipynb").name
+        nbformat.write(notebook, unexecuted)
+        try:
+            papermill.execute_notebook(
+                str(unexecuted), str(output), parameters=dict(parameters), kernel_name=kernel,
+                cwd=str(source.parent), progress_bar=progress,
+            )
+        finally:
+            if output.exists():
+                _hide_injected(output)
+    return output
+
+
+def _hide_injected(path: Path) -> None:
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and HIDE_TAG not in tags:
+            tags.append(HIDE_TAG)
+    nbformat.write(notebook, path)
+
+
+def _value(text: str) -> Any:
+    """Command-line parameter values: int, float, true/false/none, else the string."""
+    lowered = text.lower()
+    if lowered in {"true", "false"}:
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m l2lib.bookrun", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="quick", help="smoke, quick (default) or paper")
+    parser.add_argument("--book", default="book", help="the book folder (default: book)")
+    parser.add_argument("--chapter", action="append", default=[],
+                        help="run only this chapter (file stem, e.g. 01_onset); repeatable")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="another notebook parameter")
+    args = parser.parse_args(argv)
+    parameters = {"profile": check_profile(args.profile)}
+    parameters.update({name: _value(value) for name, value in args.parameter})
+    sources = chapter_sources(args.book)
+    if args.chapter:
+        known = {s.stem: s for s in sources}
+        missing = [c for c in args.chapter if c not in known]
+        if missing:
+            parser.error(f"unknown chapter(s) {missing}; available: {sorted(known)}")
+        sources = [known[c] for c in args.chapter]
+    os.environ.setdefault("L2LIB_PROGRESS", "0")  # no progress bars inside the rendered book
+    for source in sources:
+        output = Path(args.book) / "executed" / source.with_suffix(".ipynb").name
+        print(f"executing {source} → {output} with {parameters}", flush=True)
+        execute_chapter(source, output, parameters, progress=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
