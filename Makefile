@@ -37,7 +37,9 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab book/chapters
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_training.py --device cpu
+	$(PY) benchmarks/bench_curvature.py --device cpu
 
 clean:
 	rm -rf _build book/_build book/executed

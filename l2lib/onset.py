@@ -83,7 +83,7 @@ class Hysteresis:
     down: SweepResult
 
 
-def _store(root: str | Path | None, name: str, config: Mapping[str, Any]) -> SweepStore | None:
+def store_for(root: str | Path | None, name: str, config: Mapping[str, Any]) -> SweepStore | None:
     return None if root is None else SweepStore(root, name, config)
 
 
@@ -107,10 +107,10 @@ def hysteresis_sweeps(
     """
     common = {"key": dict(key or {}), "lams": lams, "config": config, "jitter": jitter}
     up = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="up",
-                    jitter=jitter, store=_store(store_root, f"{name}-up", common),
+                    jitter=jitter, store=store_for(store_root, f"{name}-up", common),
                     progress=f"{name} ↑")
     down = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="down",
-                      jitter=jitter, store=_store(store_root, f"{name}-down", common),
+                      jitter=jitter, store=store_for(store_root, f"{name}-down", common),
                       progress=f"{name} ↓")
     return Hysteresis(up.lams, up, down.ascending())
 
@@ -135,6 +135,18 @@ def linear_observer(data: TeacherData) -> Observer:
     return observe
 
 
+def linear_setup(data: TeacherData, depth: int, settings: OnsetSettings,
+                 seed: int = 0) -> tuple[EnsembleMLP, dict[str, Any]]:
+    """A fresh deep linear ensemble for ``data`` and the store key describing it."""
+    seeds = [seed + i for i in range(settings.n_seeds)]
+    net = deep_linear(data.x.shape[1], settings.width, depth, data.y.shape[1], seeds=seeds,
+                      device=data.x.device)
+    key = {"model": "deep_linear", "depth": depth, "width": settings.width, "seeds": seeds,
+           "data": {"n": settings.n_samples, "d": settings.input_dim, "modes": data.modes,
+                    "noise": settings.noise, "seed": seed}}
+    return net, key
+
+
 def deep_linear_hysteresis(
     data: TeacherData,
     depth: int,
@@ -147,12 +159,7 @@ def deep_linear_hysteresis(
 
     The upward sweep starts from a fresh initialisation trained at λ = lams[0].
     """
-    seeds = [seed + i for i in range(settings.n_seeds)]
-    net = deep_linear(data.x.shape[1], settings.width, depth, data.y.shape[1], seeds=seeds,
-                      device=data.x.device)
-    key = {"model": "deep_linear", "depth": depth, "width": settings.width, "seeds": seeds,
-           "data": {"n": settings.n_samples, "d": settings.input_dim, "modes": data.modes,
-                    "noise": settings.noise, "seed": seed}}
+    net, key = linear_setup(data, depth, settings, seed)
     return hysteresis_sweeps(net, data.x, data.y, lams, config=settings.linear_train,
                              observe=linear_observer(data), jitter=settings.jitter,
                              store_root=store_root, name=f"linear-D{depth}", key=key)
@@ -234,14 +241,9 @@ def mlp_grid(settings: OnsetSettings, hidden_layers: int) -> np.ndarray:
     return np.linspace(top / settings.mlp_n_lams, top, settings.mlp_n_lams)
 
 
-def mlp_hysteresis(
-    data: Dataset,
-    hidden_layers: int,
-    settings: OnsetSettings,
-    seed: int = 0,
-    store_root: str | Path | None = None,
-) -> Hysteresis:
-    """Hysteresis sweeps of MLPs with ``hidden_layers`` layers of ``settings.mlp_hidden`` units."""
+def mlp_setup(data: Dataset, hidden_layers: int, settings: OnsetSettings,
+              seed: int = 0) -> tuple[EnsembleMLP, dict[str, Any]]:
+    """A fresh MLP ensemble with ``hidden_layers`` layers for ``data`` and its store key."""
     if hidden_layers not in settings.mlp_lam_max:
         raise ValueError(f"no λ range configured for {hidden_layers} hidden layers; "
                          f"configured: {sorted(settings.mlp_lam_max)}")
@@ -252,6 +254,18 @@ def mlp_hysteresis(
               device=data.x_train.device)
     key = {"model": "mlp", "hidden": hidden, "activation": settings.mlp_activation,
            "seeds": seeds, "data": {"name": data.name, "n_train": data.n_train}}
+    return net, key
+
+
+def mlp_hysteresis(
+    data: Dataset,
+    hidden_layers: int,
+    settings: OnsetSettings,
+    seed: int = 0,
+    store_root: str | Path | None = None,
+) -> Hysteresis:
+    """Hysteresis sweeps of MLPs with ``hidden_layers`` layers of ``settings.mlp_hidden`` units."""
+    net, key = mlp_setup(data, hidden_layers, settings, seed)
     return hysteresis_sweeps(net, data.x_train, data.y_train, mlp_grid(settings, hidden_layers),
                              config=settings.mlp_train, observe=classification_observer(data),
                              jitter=settings.mlp_jitter, store_root=store_root,

@@ -96,8 +96,7 @@ def _check_data(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor) -> None:
 def _make_optimizer(params: list[torch.Tensor], config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr)
-    fused = params[0].is_cuda
-    return torch.optim.Adam(params, lr=config.lr, fused=fused or None)
+    return torch.optim.Adam(params, lr=config.lr, fused=True)  # fused: CPU and CUDA
 
 
 def train(

@@ -23,6 +23,7 @@ the upward sweep, trivial branch from the downward sweep): :func:`branch_crossin
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -176,3 +177,82 @@ def hysteresis_width(
     apart = np.abs(up - down) > tol * span if span > 0 else np.zeros(lams.size, dtype=bool)
     both = apart[:-1] & apart[1:]
     return float(np.sum(np.diff(lams)[both]))
+
+
+CHANGE_KINDS = ("step", "kink", "meanvar")
+
+
+def change_points(
+    lams: Sequence[float],
+    signal: Sequence[float],
+    *,
+    kind: str = "step",
+    n_breaks: int | None = None,
+    penalty: float | None = None,
+    min_size: int = 2,
+) -> np.ndarray:
+    """λ values where ``signal`` changes, found by ruptures with ``jump=1``.
+
+    ``kind="step"``: changes of the mean (cost "l2"). ``kind="kink"``: changes of slope, fitted as
+    piecewise-linear in λ itself (cost "linear" with λ as regressor), so uneven (e.g. log) grids
+    are handled correctly. ``kind="meanvar"``: changes of mean *and* variance (Gaussian cost
+    "normal"), which finds where a varying signal becomes constant, as the curvature does when
+    the weights collapse to the trivial point. Give exactly one of ``n_breaks`` (exact search,
+    ``Dynp``) or ``penalty`` (``Pelt``; for "step" a sum of squares in the signal's units). A
+    break between grid points i−1 and i is reported at their midpoint: one grid step resolution.
+    """
+    import ruptures as rpt
+
+    lams, y = _check_curve(lams, signal)
+    if kind not in CHANGE_KINDS:
+        raise ValueError(f"kind must be one of {CHANGE_KINDS}, got {kind!r}")
+    if (n_breaks is None) == (penalty is None):
+        raise ValueError("give exactly one of n_breaks and penalty")
+    if kind in ("step", "meanvar"):
+        model, data = ("l2" if kind == "step" else "normal"), y[:, None]
+    else:
+        model, data = "linear", np.column_stack([y, lams, np.ones_like(lams)])
+        min_size = max(min_size, 3)
+    warnings.filterwarnings("ignore", message="New behaviour in v1.1.5", module="ruptures")
+    if n_breaks is not None:
+        if n_breaks < 1 or (n_breaks + 1) * min_size > lams.size:
+            raise ValueError(f"cannot place {n_breaks} breaks with segments of at least "
+                             f"{min_size} points on a grid of {lams.size}")
+        ends = rpt.Dynp(model=model, min_size=min_size, jump=1).fit(data).predict(n_bkps=n_breaks)
+    else:
+        if penalty < 0:
+            raise ValueError(f"penalty must be >= 0, got {penalty}")
+        ends = rpt.Pelt(model=model, min_size=min_size, jump=1).fit(data).predict(pen=penalty)
+    idx = np.asarray(ends[:-1], dtype=int)  # ruptures returns segment ends, the last is len(y)
+    return 0.5 * (lams[idx - 1] + lams[idx])
+
+
+def bootstrap_change_points(
+    lams: Sequence[float],
+    signals: np.ndarray,
+    *,
+    n_breaks: int,
+    kind: str = "step",
+    n_boot: int = 200,
+    level: float = 0.9,
+    seed: int = 0,
+) -> np.ndarray:
+    """Change points of the seed-averaged signal with bootstrap intervals over seeds.
+
+    ``signals`` has shape (n_seeds, n_λ). Seeds are resampled with replacement, the resampled
+    mean's ``n_breaks`` change points are located, and the central ``level`` interval is reported.
+    Returns an array (n_breaks, 3): estimate on the full mean, lower, upper bound.
+    """
+    signals = np.asarray(signals, dtype=np.float64)
+    if signals.ndim != 2:
+        raise ValueError(f"signals must have shape (n_seeds, n_λ), got {signals.shape}")
+    estimate = change_points(lams, signals.mean(axis=0), kind=kind, n_breaks=n_breaks)
+    rng = np.random.default_rng(seed)
+    draws = np.array([
+        change_points(lams, signals[rng.integers(0, len(signals), len(signals))].mean(axis=0),
+                      kind=kind, n_breaks=n_breaks)
+        for _ in range(n_boot)
+    ])
+    tail = 100 * (1 - level) / 2
+    lower, upper = np.percentile(draws, [tail, 100 - tail], axis=0)
+    return np.column_stack([estimate, lower, upper])

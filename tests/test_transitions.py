@@ -73,3 +73,43 @@ def test_hysteresis_width():
 def test_bad_curves_are_rejected(lams, phi, match):
     with pytest.raises(ValueError, match=match):
         transitions.classify_transition(lams, phi)
+
+
+@pytest.mark.parametrize("grid", ["uniform", "log"])
+def test_change_points_of_steps_and_kinks(grid):
+    lams = np.linspace(0.01, 1, 60) if grid == "uniform" else np.geomspace(1e-3, 1, 60)
+    rng = np.random.default_rng(0)
+    noise = 0.01 * rng.standard_normal(lams.size)
+    for true in ([0.3], [0.2, 0.6]):
+        step = np.searchsorted(true, lams).astype(float) + noise
+        found = transitions.change_points(lams, step, kind="step", n_breaks=len(true))
+        for t, f in zip(true, found, strict=True):
+            i = np.searchsorted(lams, t)
+            assert lams[i - 1] <= f <= lams[i], (t, f)
+    kink = np.maximum(0.0, 0.4 - lams) + noise * 0.1  # slope change at λ = 0.4
+    found = transitions.change_points(lams, kink, kind="kink", n_breaks=1)
+    i = np.searchsorted(lams, 0.4)
+    assert lams[i - 2] <= found[0] <= lams[i + 1]
+    by_penalty = transitions.change_points(lams, np.searchsorted([0.3], lams) + noise,
+                                           kind="step", penalty=0.5)
+    assert by_penalty.size == 1
+
+
+def test_bootstrap_interval_covers_the_change_point():
+    lams = np.linspace(0, 1, 40)
+    rng = np.random.default_rng(1)
+    signals = (lams > 0.5).astype(float) + 0.2 * rng.standard_normal((5, lams.size))
+    (estimate, lower, upper), = transitions.bootstrap_change_points(lams, signals, n_breaks=1,
+                                                                    n_boot=50)
+    assert lower <= estimate <= upper and lower <= 0.51 and upper >= 0.49
+    assert upper - lower < 0.2
+
+
+def test_change_point_arguments_are_checked():
+    lams = np.linspace(0, 1, 10)
+    with pytest.raises(ValueError, match="exactly one"):
+        transitions.change_points(lams, lams, n_breaks=1, penalty=1.0)
+    with pytest.raises(ValueError, match="kind"):
+        transitions.change_points(lams, lams, kind="wiggle", n_breaks=1)
+    with pytest.raises(ValueError, match="cannot place"):
+        transitions.change_points(lams, lams, n_breaks=6)
