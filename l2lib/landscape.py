@@ -110,6 +110,14 @@ class ChangePointComparison:
         """|curvature change point − λ from the order parameter| in grid steps."""
         return np.abs(self.curvature_change - self.order_parameter_lam) / self.grid_step
 
+    def nearest(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each target λ: the nearest curvature change point and its distance in grid
+        steps."""
+        targets = np.asarray(targets, dtype=np.float64)
+        gaps = np.abs(self.curvature_change[None, :] - targets[:, None])
+        nearest = self.curvature_change[np.argmin(gaps, axis=1)]
+        return nearest, gaps.min(axis=1) / self.grid_step
+
 
 def compare_change_points(
     lams: np.ndarray, curvature_values: np.ndarray, order_parameter: np.ndarray,

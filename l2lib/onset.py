@@ -300,3 +300,10 @@ def analyse_mlp(result: Hysteresis, hidden_layers: int) -> MlpAnalysis:
         jump_fraction=found.jump_fraction,
         hysteresis_width=transitions.hysteresis_width(result.lams, norm_up, norm_down),
     )
+
+
+def count_mode_switches(result: SweepResult, threshold: float = 1e-3) -> int:
+    """How often the number of learned modes (singular values > ``threshold``, seed-averaged)
+    changes along a sweep: the number of steps of the staircase."""
+    active = (result.mean("modes") > threshold).sum(axis=1)
+    return int(np.count_nonzero(np.diff(active)))

@@ -180,8 +180,7 @@ for col, (depth, h) in enumerate(staircase.items()):
                 f"D = {depth}, upward sweep (lines: theory)", legend=col == 0)
     plots.sweep_pair(axes[1, col], h.lams, h.up.mean("error"), h.down.mean("error"))
     plots.label(axes[1, col], "λ", "training error E", legend=col == 0)
-n_steps = {d: int(np.sum(np.abs(np.diff((h.up.mean("modes") > 1e-3).sum(axis=1))) > 0))
-           for d, h in staircase.items()}
+n_steps = {d: onset.count_mode_switches(h.up) for d, h in staircase.items()}
 
 # %% [markdown]
 # Dotted lines: the critical strengths of the individual modes. Each mode follows its own

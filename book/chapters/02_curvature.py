@@ -52,7 +52,6 @@ from IPython.display import Markdown, display
 
 from l2lib import landscape, onset, plots, report, theory
 from l2lib.data import load_dataset
-from l2lib.models import deep_linear, mlp
 from l2lib.profiles import describe_device, resolve_device
 
 settings = onset.onset_settings(profile)
@@ -122,27 +121,27 @@ display(Markdown(report.markdown_table(rows)))
 
 # %%
 modes_teacher = onset.make_teacher(settings, settings.modes, seed + 1, dev)
-lams = np.linspace(0, settings.lam_span * 2 * max(settings.modes), settings.n_lams)
+lams = onset.linear_grid(settings, max(settings.modes), 1)
 staircase = landscape.linear_curvature_sweep(modes_teacher, 1, lams, settings, curv, seed, store)
 mode_changes = landscape.compare_change_points(
     staircase.lams, staircase.mean("curvature"), staircase.mean("modes")[:, 0],
     n_breaks=len(settings.modes))
+mode_lams = [theory.critical_lambda(s, 1.0, 1) for s in settings.modes]
 fig, axes = plots.panels(2)
 plots.mode_staircase(axes[0], staircase.lams, staircase.mean("modes"))
 axes[1].plot(staircase.lams, staircase.mean("curvature"), "o-", ms=3)
 for ax in axes:
-    for s in settings.modes:
-        plots.mark(ax, 2 * s, None, color="0.5", ls=":")
+    for lam in mode_lams:
+        plots.mark(ax, lam, None, color="0.5", ls=":")
     for lam in mode_changes.curvature_change:
         plots.mark(ax, lam, None)
 plots.label(axes[0], "λ", "singular values", "modes (dotted: theory λ_c)", legend=True)
 plots.label(axes[1], "λ", "scalar curvature R of E", "curvature (green: change points)")
-mode_offsets = [float(np.min(np.abs(mode_changes.curvature_change - 2 * s))) /
-                mode_changes.grid_step for s in settings.modes]
+nearest, mode_offsets = mode_changes.nearest(mode_lams)
 display(Markdown(report.markdown_table([
-    {"mode s": s, "λ_c theory": 2 * s, "nearest curvature change point":
-     float(mode_changes.curvature_change[np.argmin(np.abs(mode_changes.curvature_change - 2 * s))]),
-     "offset (grid steps)": o} for s, o in zip(settings.modes, mode_offsets, strict=True)])))
+    {"mode s": s, "λ_c theory": lam, "nearest curvature change point": float(near),
+     "offset (grid steps)": float(off)}
+    for s, lam, near, off in zip(settings.modes, mode_lams, nearest, mode_offsets, strict=True)])))
 
 # %% [markdown]
 # The table gives, for each mode, the distance from its critical strength to the nearest
