@@ -39,6 +39,9 @@ def member_error(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> tor
         ce = F.cross_entropy(outputs.reshape(k * b, -1), targets.reshape(k * b), reduction="none")
         return ce.reshape(k, b).mean(dim=1)
     if targets.dim() == 1:
+        if outputs.shape[-1] != 1:
+            raise ValueError(f"mse targets of shape {tuple(targets.shape)} need one output, the "
+                             f"model has {outputs.shape[-1]}; give targets of shape (B, d_out)")
         targets = targets[:, None]
     return (outputs - targets).pow(2).sum(dim=-1).mean(dim=-1)
 

@@ -131,7 +131,10 @@ class EnsembleMLP(nn.Module):
 
         Member k draws its noise from ``seeds[k]``, so the result does not depend on K.
         """
-        for k, seed in enumerate(_check_seeds(seeds)):
+        seeds = _check_seeds(seeds)
+        if len(seeds) != self.n_members:
+            raise ValueError(f"need one seed per member ({self.n_members}), got {len(seeds)}")
+        for k, seed in enumerate(seeds):
             gen = torch.Generator().manual_seed(seed)
             for i, w in enumerate(self.weights):
                 std = scale / math.sqrt(self.sizes[i])

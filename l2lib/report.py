@@ -13,12 +13,38 @@ import math
 import os
 import platform
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .profiles import check_profile, describe_device, resolve_device
 from .store import code_version, jsonable
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """What every chapter sets up first: the device, the result store, the provenance."""
+
+    device: torch.device
+    store: Path
+    info: dict
+
+
+def start_chapter(
+    profile: str, device: str, seed: int, dataset: str, results_dir: str | os.PathLike
+) -> ChapterRun:
+    """Check the profile, resolve the device, apply the figure style, record provenance.
+
+    Results are stored under ``<results_dir>/store``.
+    """
+    from .plots import use_style
+
+    dev = resolve_device(device)
+    use_style()
+    info = provenance(check_profile(profile), describe_device(dev), seed, dataset=dataset)
+    return ChapterRun(dev, Path(results_dir) / "store", info)
 
 
 def provenance(profile: str, device: torch.device | str, seed: int, **extra: Any) -> dict:

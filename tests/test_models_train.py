@@ -133,3 +133,11 @@ def test_bad_training_input():
         EnsembleMLP([5, 3], activation="swish")
     with pytest.raises(ValueError, match="seeds"):
         EnsembleMLP([5, 3], seeds=[])
+
+
+def test_mismatched_seeds_and_targets_are_errors():
+    net = mlp(5, [4], 3, seeds=[0, 1], dtype=torch.float64)
+    with pytest.raises(ValueError, match="one seed per member"):
+        net.perturb_(0.1, [7])
+    with pytest.raises(ValueError, match="need one output"):
+        losses.member_error(net(torch.zeros(4, 5, dtype=torch.float64)), torch.zeros(4), "mse")

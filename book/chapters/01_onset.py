@@ -38,20 +38,15 @@ data_root = None  # folder with MNIST/raw/... for mnist and fashion-mnist (or se
 results_dir = "../../results"  # summaries and the resumable result store
 
 # %%
-from pathlib import Path
-
 import numpy as np
 from IPython.display import Markdown, display
 
 from l2lib import onset, plots, report, theory
 from l2lib.data import load_dataset
-from l2lib.profiles import describe_device, resolve_device
 
+run = report.start_chapter(profile, device, seed, dataset, results_dir)
+dev, store, info = run.device, run.store, run.info
 settings = onset.onset_settings(profile)
-dev = resolve_device(device)
-store = Path(results_dir) / "store"
-info = report.provenance(profile, describe_device(dev), seed, dataset=dataset)
-plots.use_style()
 display(Markdown(report.banner(info)))
 
 # %% [markdown]
