@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=5, help="Adam epochs before measuring")
     parser.add_argument("--l2lib-tol", type=float, default=1e-3)
     parser.add_argument("--hutchpp", type=int, default=30,
-                        help="Hessian-vector products of l2lib's Hutch++ trace")
+                        help="Hessian-vector products of l2lib's Hutch++ trace (informational)")
     parser.add_argument("--l2lib-ncv", type=int, default=2 * TOP_N + 1,
                         help="Lanczos vectors for the timed l2lib run (ARPACK's minimum 2k+1)")
     parser.add_argument("--pyhessian-tol", type=float, default=1e-3)
@@ -412,15 +412,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     speedup_eig = eig_ph["seconds"] / eig_l2["seconds"]
     speedup_trace = tr_ph["seconds"] / tr_l2["seconds"]
-    # at equal accuracy: Hutch++ with a standard error no larger than PyHessian's
-    speedup_trace_acc = (tr_ph["seconds"] / tr_pp["seconds"]
-                         if tr_pp["stderr"] <= tr_ph["stderr"] else float("nan"))
+    # Hutch++ for information only: its error bar holds the sketch fixed and is not reliable
+    # enough to claim "equal accuracy" on a real Hessian
+    speedup_trace_pp = tr_ph["seconds"] / tr_pp["seconds"]
     targets = {
         "pyhessian_top5_within_1pct": max(eig_ph["rel_err"]) <= ACCURACY_TARGET,
         "l2lib_top5_within_1pct": max(eig_l2["rel_err"]) <= ACCURACY_TARGET,
         "l2lib_3x_faster_eig": speedup_eig >= SPEEDUP_TARGET,
         "l2lib_3x_faster_trace_equal_probes": speedup_trace >= SPEEDUP_TARGET,
-        "l2lib_3x_faster_trace_equal_stderr": speedup_trace_acc >= SPEEDUP_TARGET,
     }
 
     # ---- table
@@ -454,7 +453,8 @@ def main(argv: list[str] | None = None) -> dict:
         print("PyHessian's values are not in descending |λ| order (compared after sorting)")
     print(f"trace: l2lib vs PyHessian differ by {z:.2f} combined standard errors")
     print(f"speed-up of l2lib: eigenvalues {speedup_eig:.2f}x, trace {speedup_trace:.2f}x at equal "
-          f"probes, {speedup_trace_acc:.2f}x with Hutch++ at an error bar <= PyHessian's")
+          f"probes (Hutch++ with {tr_pp['probes']} products: {speedup_trace_pp:.2f}x, error bar "
+          "not comparable)")
     print("\nprofile")
     for label, r in (("reference", ref), ("l2lib", eig_l2)):
         parts = ", ".join(f"{e['which']} {e['hvps']} HVPs {e['seconds']:.2f} s" for e in r["eigsh"])
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> dict:
         "per_hvp_seconds": profile,
         "trace_hutchpp": tr_pp,
         "speedup": {"eigenvalues": speedup_eig, "trace_equal_probes": speedup_trace,
-                    "trace_hutchpp_equal_stderr": speedup_trace_acc},
+                    "trace_hutchpp_informational": speedup_trace_pp},
         "targets": targets,
     }
     out = args.out or RESULTS / f"curvature_{device.type}.json"

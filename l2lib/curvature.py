@@ -353,8 +353,9 @@ def hutchpp_trace(
     products: a third of them sketch the dominant subspace Q (= orth(H S)), whose trace
     tr(QᵀHQ) is taken exactly, a third compute H Q, and the last third are Hutchinson probes
     of the deflated remainder (I − QQᵀ) H (I − QQᵀ). The stderr is that of the remainder's
-    probes (Q held fixed). Far fewer products than Hutchinson for the same error when a few
-    eigenvalues dominate, as they do for network Hessians.
+    probes with Q held fixed: it ignores the sketch's randomness and, with few probes, can
+    understate the run-to-run spread badly (seen on network Hessians with n_samples < 30). Far
+    fewer products than Hutchinson for the same error when a few eigenvalues dominate.
     """
     theta = _check_theta(theta)
     m = int(n_samples) // 3
