@@ -19,8 +19,9 @@ import torch
 from . import curvature, onset, transitions
 from .data import Dataset
 from .models import EnsembleMLP
-from .onset import OnsetSettings, store_for
+from .onset import OnsetSettings
 from .profiles import check_profile
+from .store import open_store
 from .sweep import Observer, SweepResult, warm_sweep
 from .synthetic import TeacherData
 from .train import TrainConfig
@@ -91,7 +92,7 @@ def curvature_sweep(
 
     ``key`` must describe the model, data and seeds (it keys the store with the rest).
     """
-    store = store_for(store_root, name, {"key": dict(key or {}), "lams": lams, "config": config,
+    store = open_store(store_root, name, {"key": dict(key or {}), "lams": lams, "config": config,
                                       "curvature": settings, "jitter": jitter})
     return warm_sweep(model, x, y, lams, config=config, jitter=jitter, store=store,
                       observe=curvature_observer(x, y, loss, settings, extra), progress=name)

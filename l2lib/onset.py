@@ -19,7 +19,7 @@ from . import measure, theory, transitions
 from .data import Dataset
 from .models import EnsembleMLP, deep_linear, mlp
 from .profiles import check_profile
-from .store import SweepStore
+from .store import open_store
 from .sweep import Observer, SweepResult, warm_sweep
 from .synthetic import TeacherData, teacher_data
 from .train import TrainConfig
@@ -83,10 +83,6 @@ class Hysteresis:
     down: SweepResult
 
 
-def store_for(root: str | Path | None, name: str, config: Mapping[str, Any]) -> SweepStore | None:
-    return None if root is None else SweepStore(root, name, config)
-
-
 def hysteresis_sweeps(
     model: EnsembleMLP,
     x: torch.Tensor,
@@ -107,10 +103,10 @@ def hysteresis_sweeps(
     """
     common = {"key": dict(key or {}), "lams": lams, "config": config, "jitter": jitter}
     up = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="up",
-                    jitter=jitter, store=store_for(store_root, f"{name}-up", common),
+                    jitter=jitter, store=open_store(store_root, f"{name}-up", common),
                     progress=f"{name} ↑")
     down = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="down",
-                      jitter=jitter, store=store_for(store_root, f"{name}-down", common),
+                      jitter=jitter, store=open_store(store_root, f"{name}-down", common),
                       progress=f"{name} ↓")
     return Hysteresis(up.lams, up, down.ascending())
 

@@ -124,3 +124,10 @@ class SweepStore:
         if record["state"] is not None:
             record["state"] = None
             _atomic_save(record, self._point(index))
+
+
+def open_store(
+    root: str | os.PathLike | None, name: str, config: Mapping[str, Any]
+) -> SweepStore | None:
+    """``SweepStore(root, name, config)``, or None (nothing stored) when ``root`` is None."""
+    return None if root is None else SweepStore(root, name, config)
