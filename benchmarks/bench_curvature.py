@@ -254,18 +254,6 @@ def counted(tool: str, run: Callable[[], dict], device: torch.device) -> dict:
 # --------------------------------------------------------------------------- profile
 
 
-def kept_graph_hvp(fn: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor):
-    """H·v for l2lib's ``fn`` by reverse-over-reverse autograd with the gradient graph built once
-    and kept (PyHessian's scheme): each product is one backward pass through ∇E's graph."""
-    th = theta.detach().clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(fn(th), th, create_graph=True)
-
-    def product(v: torch.Tensor) -> torch.Tensor:
-        return torch.autograd.grad(g, th, v, retain_graph=True)[0]
-
-    return product
-
-
 def per_hvp_seconds(model: EnsembleMLP, net: nn.Module, x, y, reps: int,
                     device: torch.device) -> dict:
     """Seconds of one HVP in several ways, each the best of ``reps`` after a warm-up:
@@ -288,7 +276,7 @@ def per_hvp_seconds(model: EnsembleMLP, net: nn.Module, x, y, reps: int,
         return torch.autograd.grad(grads, params, grad_outputs=vs)
 
     setup_ph, h = timed(lambda: pyhessian_object(net, x, y), device)
-    setup_kept, kept = timed(lambda: kept_graph_hvp(fn, theta), device)
+    setup_kept, kept = timed(lambda: curvature._kept_graph_hvp(fn, theta), device)
     runs = {
         "l2lib_hvp_torch_func": lambda: curvature.hvp(fn, theta, v),
         "pyhessian_hvp_graph_kept": lambda: PH.hessian_vector_product(h.gradsH, h.params, vs),

@@ -68,7 +68,7 @@ def onset_settings(profile: str) -> OnsetSettings:
         )
     return replace(
         quick, n_samples=2048, input_dim=32, width=32, n_lams=81, n_seeds=4, mlp_hidden=128,
-        mlp_n_lams=60, mlp_lam_max={1: 1.5, 2: 0.4},
+        mlp_n_lams=60,
         linear_train=replace(quick.linear_train, max_epochs=20000),
         mlp_train=replace(quick.mlp_train, max_epochs=10000, min_delta=1e-5),
     )
