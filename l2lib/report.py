@@ -1,8 +1,9 @@
 """What a chapter reports besides its figures: provenance, glued numbers, a JSON summary.
 
-Each chapter writes ``<results_dir>/summaries/<chapter>.json`` with its headline numbers and the
-run's provenance (profile, device, versions, time), for later reports, and glues the same numbers
-into the book text with ``myst_nb.glue``.
+Each chapter writes ``<results_dir>/summaries/<chapter>.json`` with its headline numbers, its
+findings set beside the papers' values (:class:`Finding`, for the "Does it reproduce?" page), and
+the run's provenance (profile, device, versions, start time, wall time), and glues the same
+numbers into the book text with ``myst_nb.glue``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import json
 import math
 import os
 import platform
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,22 @@ def glue_numbers(numbers: Mapping[str, Any], digits: int = 4) -> None:
         glue(name, value, display=False)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One published claim beside what this run measured.
+
+    ``paper``: the reported value as text with its source (e.g. "λ_c = 2.0 [theory]");
+    ``companion``: what this run found, as text; ``agree``: True/False, or None when the run
+    cannot decide (e.g. a profile too small to resolve it); ``note``: one short sentence.
+    """
+
+    finding: str
+    paper: str
+    companion: str
+    agree: bool | None
+    note: str = ""
+
+
 def _finite_or_none(value: Any) -> Any:
     """NaN and ±inf become null, so the summary is strict JSON."""
     if isinstance(value, dict):
@@ -99,13 +116,22 @@ def _finite_or_none(value: Any) -> Any:
 
 def write_summary(
     chapter: str, numbers: Mapping[str, Any], info: Mapping[str, Any],
-    results_dir: str | os.PathLike,
+    results_dir: str | os.PathLike, findings: Sequence[Finding] = (),
 ) -> Path:
-    """Write ``<results_dir>/summaries/<chapter>.json`` atomically; return its path."""
+    """Write ``<results_dir>/summaries/<chapter>.json`` atomically; return its path.
+
+    The provenance gains ``wall_s``: seconds from ``info["utc"]`` (set by :func:`start_chapter`)
+    to now, i.e. the chapter's run time.
+    """
     path = Path(results_dir) / "summaries" / f"{chapter}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    record = {"chapter": chapter, "provenance": jsonable(info), "numbers": jsonable(numbers)}
+    info = dict(info)
+    if "utc" in info:
+        started = dt.datetime.fromisoformat(info["utc"])
+        info["wall_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
+    record = {"chapter": chapter, "provenance": jsonable(info), "numbers": jsonable(numbers),
+              "findings": [asdict(f) for f in findings]}
     tmp.write_text(json.dumps(_finite_or_none(record), indent=1, allow_nan=False))
     os.replace(tmp, path)
     return path

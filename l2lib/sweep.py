@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .models import EnsembleMLP
 from .store import SweepStore
-from .train import TrainConfig, member_vector, train
+from .train import ErrorFn, TrainConfig, member_vector, train
 
 Observer = Callable[[EnsembleMLP, torch.Tensor], Mapping[str, torch.Tensor]]
 DIRECTIONS = ("up", "down")
@@ -100,12 +100,14 @@ def warm_sweep(
     keep_states: bool = False,
     jitter: float = 0.0,
     progress: bool | str | None = None,
+    error_fn: ErrorFn | None = None,
 ) -> SweepResult:
     """Warm-started sweep over ``lams`` (ascending grid; visited reversed if direction='down').
 
     Trains ``model`` in place; at the end it holds the weights of the last point. With a store,
     the weights of the newest point are always kept (to resume from); ``keep_states=True`` keeps
-    every point's weights. ``jitter`` > 0 adds Gaussian noise of std jitter/sqrt(fan_in) to the
+    every point's weights. ``error_fn`` replaces the default error (see :func:`l2lib.train.train`).
+    ``jitter`` > 0 adds Gaussian noise of std jitter/sqrt(fan_in) to the
     weights before each point: it lets an unstable state (a saddle, such as θ = 0 below λ_c for one
     hidden layer) escape in finite time, while a stable minimum absorbs it.
     """
@@ -128,7 +130,8 @@ def warm_sweep(
         seeds = _point_seeds(model.seeds, i)
         if jitter:
             model.perturb_(jitter, seeds)
-        result = train(model, x, y, lam=lam, config=config, ref=ref, shuffle_seeds=seeds)
+        result = train(model, x, y, lam=lam, config=config, ref=ref, shuffle_seeds=seeds,
+                       error_fn=error_fn)
         obs = _to_numpy(observe(model, lam))
         obs["epochs"] = result.epochs
         records.append(obs)

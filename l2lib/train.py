@@ -17,7 +17,7 @@ they are the weights at the end of the best epoch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,9 @@ from .losses import check_loss, member_error, penalty
 from .models import EnsembleMLP
 
 OPTIMIZERS = ("adam", "sgd")
+ErrorFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+"""``error_fn(model, xb, yb)`` → per-member error E_k on a batch, shape (K,). The batch is
+(B, ...) when shared by all members or (K, B, ...) with one slice per member."""
 MONITORS = ("objective", "error")
 
 
@@ -86,8 +89,8 @@ def member_vector(value, n_members: int, like: torch.Tensor, name: str = "lam") 
     return vec
 
 
-def _check_data(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.dim() != 2 or x.shape[1] != model.sizes[0]:
+def _check_data(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor, custom: bool) -> None:
+    if not custom and (x.dim() != 2 or x.shape[1] != model.sizes[0]):
         raise ValueError(f"x must have shape (N, {model.sizes[0]}), got {tuple(x.shape)}")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x and y disagree on the number of samples: {x.shape[0]} vs {y.shape[0]}")
@@ -108,6 +111,7 @@ def train(
     config: TrainConfig,
     ref: Sequence[torch.Tensor] | None = None,
     shuffle_seeds: Sequence[int] | None = None,
+    error_fn: ErrorFn | None = None,
 ) -> TrainResult:
     """Minimise each member's regularised objective from its current weights (in place).
 
@@ -115,8 +119,15 @@ def train(
     ``model.parameters()``, or None for 0). ``shuffle_seeds`` fixes each member's data order
     (default: the member seeds). A fresh optimiser is made on every call (warm start of weights
     only, as in the papers).
+
+    ``model`` is an :class:`EnsembleMLP` or any module with the same ensemble interface
+    (``n_members``, ``seeds``, parameters with the member axis first). ``error_fn`` replaces the
+    default error ``member_error(model(xb), yb, config.loss)``, e.g. a VAE's negative ELBO.
     """
-    _check_data(model, x, y)
+    _check_data(model, x, y, custom=error_fn is not None)
+    if error_fn is None:
+        def error_fn(m: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            return member_error(m(xb), yb, config.loss)
     params = list(model.parameters())
     k = model.n_members
     lam_vec = member_vector(lam, k, params[0])
@@ -155,7 +166,7 @@ def train(
                 xb, yb = x[idx], y[idx]
             if full_batch:  # the monitored loss is that of the weights before the step
                 before = [p.detach().clone() for p in params]
-            error = member_error(model(xb), yb, config.loss)
+            error = error_fn(model, xb, yb)
             optimizer.zero_grad(set_to_none=True)
             error.sum().backward()
             with torch.no_grad():
