@@ -256,3 +256,95 @@ def bootstrap_change_points(
     tail = 100 * (1 - level) / 2
     lower, upper = np.percentile(draws, [tail, 100 - tail], axis=0)
     return np.column_stack([estimate, lower, upper])
+
+
+# --------------------------------------------------------------------------------------------
+# Staircases: several first-order drops between plateaus (the accuracy regimes of chapter 3)
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """Grid points ``first`` … ``last`` (inclusive) between two drops, and their median level."""
+
+    first: int
+    last: int
+    lam_lo: float
+    lam_hi: float
+    level: float
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A transition between plateau ``before`` and ``before + 1``.
+
+    ``lam``: midpoint of the grid step with the largest fall inside the drop; ``index``: the last
+    grid point before the drop (its converged state is the "transition checkpoint");
+    ``size``: the fall of the plateau level across the drop.
+    """
+
+    before: int
+    lam: float
+    index: int
+    size: float
+
+
+@dataclass(frozen=True)
+class Staircase:
+    """Plateaus and the drops between them, in increasing λ."""
+
+    plateaus: list[Plateau]
+    drops: list[Drop]
+
+
+def _plateaus(lams: np.ndarray, y: np.ndarray, runs: list[list[int]]) -> list[Plateau]:
+    """The plateaus between the drops ``runs`` (each a list of falling grid steps)."""
+    plateaus = []
+    for k in range(len(runs) + 1):
+        first = 0 if k == 0 else runs[k - 1][-1] + 1
+        last = len(y) - 1 if k == len(runs) else runs[k][0]
+        plateaus.append(Plateau(first, last, float(lams[first]), float(lams[last]),
+                                float(np.median(y[first : last + 1]))))
+    return plateaus
+
+
+def staircase(
+    lams: Sequence[float], values: Sequence[float], *, min_drop: float = 0.05,
+    min_points: int = 2,
+) -> Staircase:
+    """Split a falling curve into plateaus separated by sharp drops.
+
+    A *drop* is a run of consecutive grid steps each falling by at least ``min_drop`` (in the
+    units of ``values``, e.g. accuracy 0.05 = 5 points); a slow decline, however long, is not
+    one. Segments between drops with fewer than ``min_points`` points are not plateaus: the drops
+    on either side are merged into one, and a drop between plateaus whose median levels differ
+    by less than ``min_drop`` is dropped (a one-step dip of noise). The first plateau starts at
+    the first grid point, the last ends at the last (these two may be shorter than
+    ``min_points``). This is a transparent threshold rule, not a statistical test: choose
+    ``min_drop`` above the step-to-step noise of the curve (tested on synthetic staircases).
+    """
+    lams, y = _check_curve(lams, values)
+    if not min_drop > 0:
+        raise ValueError(f"min_drop must be positive, got {min_drop}")
+    if min_points < 1:
+        raise ValueError(f"min_points must be >= 1, got {min_points}")
+    falls = y[:-1] - y[1:]  # falls[i]: from point i to point i + 1
+    steep = falls >= min_drop
+    runs: list[list[int]] = []  # each run: the step indices i of one drop
+    for i in np.flatnonzero(steep):
+        if runs and i - runs[-1][-1] < min_points:  # plateau in between too short: merge
+            runs[-1].extend(range(runs[-1][-1] + 1, int(i) + 1))
+        else:
+            runs.append([int(i)])
+    while True:  # a "drop" whose plateaus differ by less than min_drop is noise: remove it
+        plateaus = _plateaus(lams, y, runs)
+        small = [k for k in range(len(runs))
+                 if plateaus[k].level - plateaus[k + 1].level < min_drop]
+        if not small:
+            break
+        del runs[small[0]]
+    drops = []
+    for k, run in enumerate(runs):
+        biggest = run[int(np.argmax(falls[run]))]
+        drops.append(Drop(k, float(0.5 * (lams[biggest] + lams[biggest + 1])), run[0],
+                          plateaus[k].level - plateaus[k + 1].level))
+    return Staircase(plateaus, drops)
