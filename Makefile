@@ -2,8 +2,15 @@
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= quick
+# make book WORKERS=4: chapters as tasks on a local Dask cluster of 4 processes
+WORKERS ?=
+# results of a paper-profile run (its summaries/), if any, for the reproducibility page
+PAPER_RESULTS ?= results-paper
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the "Does it reproduce?" page, book/executed/reproducibility.md, from results/summaries/*.json
+REPORT = $(PY) -m l2lib report --results results \
+	$(if $(wildcard $(PAPER_RESULTS)/summaries),--paper-results $(PAPER_RESULTS))
 
 .PHONY: venv test lint book chapters html lab bench clean
 
@@ -15,15 +22,17 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(PY) -m ruff check l2lib tests benchmarks book/chapters
+	$(PY) -m ruff check l2lib tests benchmarks book/chapters book/api
 
 test: lint
 	$(PY) -m pytest
 
 chapters: $(STAMP)
-	$(PY) -m l2lib.bookrun --profile $(PROFILE)
+	$(PY) -m l2lib.bookrun --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
+	$(REPORT)
 
 html: $(STAMP)
+	$(REPORT)
 	$(VENV)/bin/jupyter-book build book --path-output .
 	@echo "The book is in _build/html/index.html"
 
@@ -42,4 +51,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_curvature.py --device cpu
 
 clean:
-	rm -rf _build book/_build book/executed
+	rm -rf _build book/_build book/executed test-artifacts

@@ -1,5 +1,8 @@
 """Execute the book's chapters with papermill: ``python -m l2lib.bookrun --profile quick``.
 
+``python -m l2lib.bookrun`` is an alias of ``l2lib run`` (:mod:`l2lib.cli`, :mod:`l2lib.batch`),
+which skips chapters already run with the same parameters and code.
+
 Chapters are jupytext percent-format sources ``book/chapters/NN_name.py``; each is converted to a
 notebook, executed by papermill (kernel ``python3``, working directory ``book/chapters``) with
 the given parameters, and written to ``book/executed/NN_name.ipynb``, which the book's table of
@@ -9,15 +12,11 @@ Needs the ``book`` extra (papermill, jupytext).
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-from .profiles import check_profile
 
 HIDE_TAG = "remove-cell"
 
@@ -91,30 +90,11 @@ def _value(text: str) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m l2lib.bookrun", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="quick", help="smoke, quick (default) or paper")
-    parser.add_argument("--book", default="book", help="the book folder (default: book)")
-    parser.add_argument("--chapter", action="append", default=[],
-                        help="run only this chapter (file stem, e.g. 01_onset); repeatable")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                        metavar=("NAME", "VALUE"), help="another notebook parameter")
-    args = parser.parse_args(argv)
-    parameters = {"profile": check_profile(args.profile)}
-    parameters.update({name: _value(value) for name, value in args.parameter})
-    sources = chapter_sources(args.book)
-    if args.chapter:
-        known = {s.stem: s for s in sources}
-        missing = [c for c in args.chapter if c not in known]
-        if missing:
-            parser.error(f"unknown chapter(s) {missing}; available: {sorted(known)}")
-        sources = [known[c] for c in args.chapter]
-    os.environ.setdefault("L2LIB_PROGRESS", "0")  # no progress bars inside the rendered book
-    for source in sources:
-        output = Path(args.book) / "executed" / source.with_suffix(".ipynb").name
-        print(f"executing {source} → {output} with {parameters}", flush=True)
-        execute_chapter(source, output, parameters, progress=True)
-    return 0
+    """``python -m l2lib.bookrun [--chapter C ...] [--profile P] [-p NAME VALUE ...]``: an alias
+    of ``l2lib run`` (see :mod:`l2lib.cli`; finished chapters are skipped, ``--force`` reruns)."""
+    from .cli import main as cli_main
+
+    return cli_main(["run", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

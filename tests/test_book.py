@@ -1,40 +1,49 @@
-"""Every chapter executes with papermill in the smoke profile, and the book builds from it."""
+"""Every chapter executes with papermill in the smoke profile, and the book builds from it.
 
+The build is the session fixture ``built_book`` (tests/conftest.py), shared with the browser test.
+"""
+
+import importlib
+import importlib.util
+import inspect
 import json
-import shutil
+import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import nbformat
 import pytest
 
+import l2lib
 from l2lib import bookrun
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = bookrun.chapter_sources(ROOT / "book")
+MODULES = sorted(m.name for m in pkgutil.iter_modules(l2lib.__path__) if not m.name.startswith("_"))
+# every work the chapters cite or will cite (the bibliography page lists them all)
+BOOK_KEYS = {"ersoy2025geometry", "ersoy2025hierarchical", "ziyin2022exact", "geiger2019jamming",
+             "spigler2019jamming", "garipov2018loss", "draxler2018essentially", "higgins2017beta",
+             "burda2016importance", "clauset2009power"}
+CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
 
 
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    """A copy of the book whose chapters were executed in the smoke profile, built to HTML."""
-    tmp = tmp_path_factory.mktemp("book")
-    shutil.copy(ROOT / "_config.yml", tmp / "_config.yml")
-    shutil.copy(ROOT / "_toc.yml", tmp / "_toc.yml")
-    book = tmp / "book"
-    shutil.copytree(ROOT / "book", book, symlinks=True,
-                    ignore=shutil.ignore_patterns("_build", "executed"))
-    results = tmp / "results"
-    for source in bookrun.chapter_sources(book):
-        bookrun.execute_chapter(source, book / "executed" / f"{source.stem}.ipynb",
-                                {"profile": "smoke", "results_dir": str(results)})
-    build = subprocess.run(
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(book),
-         "--path-output", str(tmp), "--warningiserror", "--keep-going"],
-        capture_output=True, text=True, cwd=tmp,
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return tmp
+def public_names(module: ModuleType) -> list[str]:
+    """The functions and classes the API page must document: those in the module's ``__all__``
+    where it has one, else the public ones defined in the module itself (not imported into it)."""
+    if hasattr(module, "__all__"):
+        candidates = {name: getattr(module, name) for name in module.__all__}
+    else:
+        candidates = {name: obj for name, obj in vars(module).items() if not name.startswith("_")
+                      and getattr(obj, "__module__", None) == module.__name__}
+    return sorted(name for name, obj in candidates.items()
+                  if inspect.isfunction(obj) or inspect.isclass(obj))
+
+
+def bib_keys() -> list[str]:
+    return re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(), re.M)
 
 
 @pytest.mark.slow
@@ -65,3 +74,76 @@ def test_book_html_has_intro_and_every_chapter_with_figures(built_book):
         assert "<img" in page and "Traceback" not in page
         assert "profile <code" in page  # the run banner says which profile produced the figures
         assert "injected-parameters" not in page
+
+
+def test_api_page_has_a_block_for_every_l2lib_module():
+    api = (ROOT / "book" / "api.md").read_text()
+    documented = re.findall(r"^\.\. automodule:: l2lib\.(\w+)$", api, re.M)
+    missing = sorted(set(MODULES) - set(documented))
+    assert not missing, (f"book/api.md documents no module {missing}: add an automodule block "
+                         "for each (copy one of the page's blocks)")
+    assert sorted(documented) == sorted(set(documented)) == MODULES, "unknown or repeated modules"
+
+
+def test_absolute_values_in_docstrings_are_escaped_outside_literals():
+    spec = importlib.util.spec_from_file_location("plain_docstrings",
+                                                  ROOT / "book" / "api" / "plain_docstrings.py")
+    plain = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plain)
+    assert plain.escape_bars("|Δ| in steps, ``|x|`` and :math:`|y|`") == (
+        r"\|Δ\| in steps, ``|x|`` and :math:`|y|`")
+    assert plain.escape_bars("no bars, ``a|b`` `c|d`_") == "no bars, ``a|b`` `c|d`_"
+
+
+@pytest.fixture(scope="module")
+def api_page(tmp_path_factory) -> tuple[subprocess.CompletedProcess, str]:
+    """book/api.md alone, built as a single page with the book's configuration (seconds)."""
+    out = tmp_path_factory.mktemp("api")
+    build = subprocess.run(
+        [str(Path(sys.executable).with_name("jupyter-book")), "build", "book/api.md",
+         "--path-output", str(out), "--warningiserror", "--keep-going"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    html = out / "_build" / "_page" / "api" / "html" / "api.html"
+    return build, html.read_text() if html.is_file() else ""
+
+
+def test_api_page_builds_without_warnings(api_page):
+    build, page = api_page
+    warnings = re.sub(r"\x1b\[[0-9;]*m", "", build.stderr).strip()  # Sphinx colours its warnings
+    assert build.returncode == 0 and page, (
+        "the API page does not build cleanly. Docstrings are reStructuredText: put code such as "
+        f"*args or [a, *b] in ``double backticks``.\n{warnings or build.stdout[-3000:]}")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_api_page_lists_every_public_function(api_page, name):
+    page = api_page[1]
+    module = importlib.import_module(f"l2lib.{name}")
+    assert f'id="module-l2lib.{name}"' in page
+    missing = [n for n in public_names(module) if f'id="l2lib.{name}.{n}"' not in page]
+    assert not missing, f"l2lib.{name}: {missing} not on the API page (see book/api.md)"
+
+
+def test_every_citation_has_a_bibliography_entry():
+    keys = bib_keys()
+    assert len(keys) == len(set(keys)), "a key appears twice in book/references.bib"
+    assert BOOK_KEYS <= set(keys), sorted(BOOK_KEYS - set(keys))
+    sources = [*sorted((ROOT / "book").glob("*.md")), *CHAPTERS]
+    cited = {(src.name, key.strip()) for src in sources for group in CITE.findall(src.read_text())
+             for key in group.split(",")}
+    unknown = sorted((name, key) for name, key in cited if key not in keys)
+    assert not unknown, f"cited but not in book/references.bib: {unknown}"
+
+
+@pytest.mark.slow
+def test_every_chapter_cites_and_the_bibliography_renders(built_book):
+    html = built_book / "_build" / "html"
+    bibliography = (html / "bibliography.html").read_text()
+    assert bibliography.count('role="doc-biblioentry"') == len(bib_keys())
+    anchors = set(re.findall(r'id="([^"]+)"', bibliography))
+    for source in CHAPTERS:
+        page = (html / "executed" / f"{source.stem}.html").read_text()
+        targets = re.findall(r'href="\.\./bibliography\.html#([^"]+)"', page)
+        assert targets, f"{source.stem} cites nothing: cite the papers with {{cite}}`key`"
+        assert set(targets) <= anchors, f"{source.stem}: citations link to missing entries"

@@ -18,8 +18,8 @@
 # weights near zero, nothing learned. How it falls depends on depth. With **one hidden layer**
 # the order parameter (the norm of what the network learned) goes to zero continuously — a
 # **second-order** transition. With **two or more hidden layers** it jumps — a **first-order**
-# transition, with metastable states and **hysteresis** (Ziyin & Ueda, arXiv 2205.12510;
-# Ersoy & Wiesner, arXiv 2505.06597 v2).
+# transition, with metastable states and **hysteresis** ({cite:t}`ziyin2022exact`;
+# {cite:t}`ersoy2025geometry`, v2).
 #
 # This chapter puts the closed-form theory beside measurements: deep linear networks on
 # synthetic data where the theory is exact, a teacher with several modes that gives a staircase
@@ -139,9 +139,10 @@ display(Markdown(report.markdown_table(rows)))
 # downward sweep leaves it.
 #
 # ```{note}
-# The v1 abstract of arXiv 2505.06597 says the opposite — a first-order transition with one
-# hidden layer and second order with more. The v2 of that paper and Ziyin & Ueda agree with the
-# assignment measured here: one hidden layer, second order; two or more, first order.
+# The v1 abstract of arXiv 2505.06597 {cite:p}`ersoy2025geometry` says the opposite — a
+# first-order transition with one hidden layer and second order with more. The v2 of that paper
+# and Ziyin & Ueda agree with the assignment measured here: one hidden layer, second order; two
+# or more, first order.
 # ```
 
 # %% [markdown]
@@ -239,6 +240,29 @@ for k, a in mlp_analyses.items():
     numbers |= {f"mlp{k}_order": a.order, f"mlp{k}_lam": a.lam_estimate,
                 f"mlp{k}_hysteresis": a.hysteresis_width}
 report.glue_numbers(numbers)
-path = report.write_summary("01_onset", numbers, info, results_dir)
+findings = []
+for d, a in analyses.items():
+    findings += [
+        report.Finding(f"critical strength λ_c, deep linear net, D = {d}",
+                       f"λ_c = {a.lam_c_theory:.4g} (closed form, Ziyin & Ueda)",
+                       f"λ_c = {a.lam_c:.4g} ({a.lam_c_method}), {100 * a.rel_error:.2g} % off",
+                       bool(a.rel_error < 0.05), "agreement: within 5 %"),
+        report.Finding(f"order of the transition, deep linear net, D = {d}",
+                       f"{a.expected_order} order (Ziyin & Ueda; arXiv 2505.06597 v2)",
+                       f"{a.order} order", a.order == a.expected_order),
+        report.Finding(f"hysteresis of warm sweeps, deep linear net, D = {d}",
+                       "a hysteresis loop (arXiv 2505.06597 v2)" if d >= 2 else
+                       "none: the trivial state is a saddle below λ_c (Ziyin & Ueda)",
+                       f"loop width {a.hysteresis_width:.3g} in λ",
+                       bool(a.hysteresis_width > 0) == (d >= 2)),
+    ]
+for k, a in mlp_analyses.items():
+    expected = "second" if k == 1 else "first"
+    findings.append(report.Finding(
+        f"order of the transition, tanh MLP with {k} hidden layer{'s' if k > 1 else ''} "
+        f"on {dataset}", f"{expected} order (arXiv 2505.06597 v2)", f"{a.order} order",
+        None if a.order == "unresolved" else a.order == expected,
+        "undecided when the grid cannot resolve the onset"))
+path = report.write_summary("01_onset", numbers, info, results_dir, findings=findings)
 display(Markdown(report.markdown_table([{"quantity": k, "value": v}
                                         for k, v in numbers.items()])))

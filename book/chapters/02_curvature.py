@@ -14,11 +14,11 @@
 # %% [markdown]
 # # Curvature change points
 #
-# Ersoy & Wiesner (arXiv 2505.06597) report that the scalar (Ricci) curvature of the error
-# landscape has a change point exactly where the L2 transition happens, and that on richer data
-# further transitions are again curvature change points. This chapter measures that curvature
-# along the warm upward sweeps of chapter 1 and sets its change points beside the transitions
-# located in the order parameter.
+# {cite:t}`ersoy2025geometry` (arXiv 2505.06597) report that the scalar (Ricci) curvature of
+# the error landscape has a change point exactly where the L2 transition happens, and that on
+# richer data further transitions are again curvature change points. This chapter measures that
+# curvature along the warm upward sweeps of chapter 1 and sets its change points beside the
+# transitions located in the order parameter.
 #
 # **Which curvature.** The paper's exact estimator is not public. We use the standard scalar
 # curvature of the graph of the *unregularised* error $E:\mathbb{R}^P\to\mathbb{R}$ as a
@@ -207,6 +207,28 @@ for k, c in mlp_compared.items():
                 f"mlp{k}_transition": c.order_parameter_lam,
                 f"mlp{k}_offset": float(c.offsets_in_steps[0])}
 report.glue_numbers(numbers)
-report.write_summary("02_curvature", numbers, info, results_dir)
+claim = "a change point of the scalar curvature at the L2 transition (arXiv 2505.06597)"
+within = "agreement: within one grid step of the transition on the same sweep"
+findings = [report.Finding(
+    f"curvature change point at the transition, deep linear net, D = {d}", claim,
+    f"change point λ = {c.curvature_change[0]:.4g}, transition λ = "
+    f"{c.order_parameter_lam:.4g}: {c.offsets_in_steps[0]:.2g} grid steps apart",
+    bool(c.offsets_in_steps[0] <= 1), within) for d, c in compared.items()]
+findings.append(report.Finding(
+    f"every mode's switch-off is a curvature change point, {len(settings.modes)} modes",
+    "further transitions are further curvature change points (arXiv 2505.06597)",
+    f"{int(np.sum(mode_offsets <= 1))} of {len(mode_offsets)} modes within one grid step of "
+    f"a change point (largest distance {max(mode_offsets):.3g} steps)",
+    bool(np.all(mode_offsets <= 1)), "agreement: every mode within one grid step"))
+for k, c in mlp_compared.items():
+    resolved = bool(np.isfinite(c.order_parameter_lam))
+    findings.append(report.Finding(
+        f"curvature change point at the transition, tanh MLP with {k} hidden "
+        f"layer{'s' if k > 1 else ''} on {dataset}", claim,
+        f"change point λ = {c.curvature_change[0]:.4g}, "
+        + (f"transition λ = {c.order_parameter_lam:.4g}: {c.offsets_in_steps[0]:.2g} grid "
+           "steps apart" if resolved else "transition in ‖θ‖ not resolved"),
+        bool(c.offsets_in_steps[0] <= 1) if resolved else None, within))
+report.write_summary("02_curvature", numbers, info, results_dir, findings=findings)
 display(Markdown(report.markdown_table([{"quantity": k, "value": v}
                                         for k, v in numbers.items()])))

@@ -1,0 +1,338 @@
+"""The built book as a reader sees it: every page opened in a real, headless browser.
+
+The HTML of the session's smoke build (``built_book``, tests/conftest.py) is served on localhost
+and each page of the table of contents is opened in Debian's Chromium, driven by Playwright with
+that executable (never ``playwright install``). Requests leaving localhost (MathJax from its CDN)
+are answered with an empty body, so the result does not depend on the network. Each page must
+load without console errors, show every image (present, non-empty, decoded), contain no Python
+traceback, error or stderr output and no injected-parameters cell, carry a navigation that
+reaches every page of the table of contents, and have only internal links that resolve (file and
+anchor). A full-page screenshot of each page is saved under ``$L2LIB_ARTIFACTS`` (default
+``test-artifacts/`` in the repository). The checks are functions returning lists of problems;
+``test_checks_catch_a_broken_page`` shows they catch a deleted and an emptied figure, an
+injected traceback, an unhidden parameters cell and a dead link.
+
+Enable with ``apt-get install chromium`` and ``pip install -e '.[browser]'``; without them the
+tests skip, unless ``L2LIB_REQUIRE_BROWSER=1`` (set by .ci/run), which turns the skip into a
+failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import html as htmllib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+ENABLE = ("install Debian's Chromium (`apt-get install chromium`) and the driver "
+          "(`pip install -e '.[browser]'`); set L2LIB_CHROMIUM if it is not /usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Console messages of the tool chain that are known, understood and harmless, with the reason.
+KNOWN_CONSOLE_NOISE = {
+    "Identifier 'THEBE_JS_URL' has already been declared":
+        "Sphinx 7.4 emits sphinx-thebe's inline configuration script twice (a filename None/'' "
+        "mismatch in its asset de-duplication); thebe is off in this book",
+}
+TRACEBACK = "Traceback (most recent call last)"
+ERROR_OUTPUTS = ".output.traceback, .output.error, .output.stderr"
+INJECTED = ".tag_injected-parameters"
+NAVIGATION = "#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]"
+
+
+# --------------------------------------------------------------------------------------------
+# The pages of the book, served on localhost
+
+
+def toc_pages(toc: dict[str, Any]) -> list[str]:
+    """HTML paths (relative to the site root) of every page of a Jupyter Book table of contents."""
+    pages = [f"{toc['root']}.html"]
+
+    def walk(entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                pages.append(f"{entry['file']}.html")
+            walk(entry.get("sections", []) + entry.get("chapters", []))
+
+    walk(toc.get("chapters", []) + [c for p in toc.get("parts", []) for c in p["chapters"]])
+    return pages
+
+
+PAGES = toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("executed/")]
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` over HTTP on an ephemeral localhost port; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# --------------------------------------------------------------------------------------------
+# What the browser shows of one page
+
+
+@dataclass
+class PageView:
+    """One page as loaded in the browser; URLs are absolute."""
+
+    path: str  # relative to the site root, e.g. "executed/01_onset.html"
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)  # src, width, complete
+    text: str = ""
+    error_outputs: int = 0
+    injected_cells: int = 0
+    navigation: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+
+
+def open_page(browser: Any, base: str, path: str, screenshot: Path | None = None) -> PageView:
+    """Load ``base + path`` in a fresh browser context and record what a reader would meet."""
+    view = PageView(path=path, url=urljoin(base, path))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(base):
+                r.continue_()
+            else:  # no network in tests: answer with an empty body, and note it
+                view.external_requests.append(r.request.url)
+                r.fulfill(status=200, body="")
+
+        page.route("**/*", route)
+        page.on("console", lambda m: m.type == "error" and view.console_errors.append(m.text))
+        page.on("pageerror", lambda e: view.console_errors.append(str(e)))
+        page.on("requestfailed", lambda r: view.failed_requests.append(f"{r.url} ({r.failure})"))
+        page.on("response", lambda r: r.status >= 400
+                and view.failed_requests.append(f"{r.url} (HTTP {r.status})"))
+        page.goto(view.url, wait_until="load")
+        view.images = page.eval_on_selector_all(
+            "img", "els => els.map(e => ({src: e.src, width: e.naturalWidth,"
+                   " complete: e.complete}))")
+        view.text = page.inner_text("body")
+        view.error_outputs = page.locator(ERROR_OUTPUTS).count()
+        view.injected_cells = page.locator(INJECTED).count()
+        view.navigation = page.eval_on_selector_all(NAVIGATION, "els => els.map(e => e.href)")
+        view.links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        context.close()
+    return view
+
+
+# --------------------------------------------------------------------------------------------
+# Checks: each returns a list of problems (empty when the page is fine)
+
+
+def console_problems(view: PageView) -> list[str]:
+    """Console errors and uncaught exceptions (except known noise), failed same-site requests."""
+    errors = [e for e in view.console_errors
+              if not any(known in e for known in KNOWN_CONSOLE_NOISE)]
+    return ([f"console error: {e}" for e in errors]
+            + [f"request failed: {r}" for r in view.failed_requests])
+
+
+def figure_problems(view: PageView, site: Path, base: str, *, chapter: bool) -> list[str]:
+    """Every image loaded and decoded, its file present and non-empty; a chapter has figures."""
+    problems = []
+    for image in view.images:
+        if not image["complete"] or image["width"] == 0:
+            problems.append(f"image not shown (missing, empty or broken): {image['src']}")
+        file = _local_file(image["src"], site, base)
+        if file is not None and (not file.is_file() or file.stat().st_size == 0):
+            problems.append(f"image file missing or empty: {image['src']}")
+    if chapter and not view.images:
+        problems.append("chapter page shows no figure")
+    return problems
+
+
+def content_problems(view: PageView) -> list[str]:
+    """No Python traceback, error/stderr output or unhidden injected-parameters cell."""
+    problems = []
+    if TRACEBACK in view.text:
+        problems.append(f"page shows a Python traceback ({TRACEBACK!r})")
+    if view.error_outputs:
+        problems.append(f"page shows {view.error_outputs} error or stderr output(s)")
+    if view.injected_cells:
+        problems.append("page shows papermill's injected-parameters cell")
+    return problems
+
+
+def navigation_problems(view: PageView, pages: list[str], base: str) -> list[str]:
+    """The navigation sidebar links to every page of the table of contents."""
+    reached = {urldefrag(u).url for u in view.navigation}
+    return [f"navigation does not reach {p}" for p in pages if urljoin(base, p) not in reached]
+
+
+def link_problems(view: PageView, site: Path, base: str) -> list[str]:
+    """Every internal link points at an existing file and, if it has one, an existing anchor."""
+    problems = []
+    for url in sorted(set(view.links)):
+        file = _local_file(url, site, base)
+        if file is None:
+            continue  # external, mailto:, javascript:
+        if not file.is_file():
+            problems.append(f"dead link: {url}")
+            continue
+        anchor = unquote(urldefrag(url).fragment)
+        if anchor and file.suffix == ".html" and anchor not in _anchors(file):
+            problems.append(f"link to a missing anchor: {url}")
+    return problems
+
+
+def page_problems(view: PageView, site: Path, base: str, pages: list[str]) -> list[str]:
+    """All checks of one page."""
+    return (console_problems(view)
+            + figure_problems(view, site, base, chapter=view.path.startswith("executed/"))
+            + content_problems(view) + navigation_problems(view, pages, base)
+            + link_problems(view, site, base))
+
+
+def _local_file(url: str, site: Path, base: str) -> Path | None:
+    if not url.startswith(base):
+        return None
+    path = unquote(urlsplit(url).path)[len(urlsplit(base).path):]
+    return site / (path + "index.html" if path == "" or path.endswith("/") else path)
+
+
+@functools.cache
+def _anchors(file: Path) -> frozenset[str]:
+    text = file.read_text(errors="replace")
+    return frozenset(htmllib.unescape(a) for a in re.findall(r'\b(?:id|name)="([^"]+)"', text))
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright; skips (or fails, in CI) when missing."""
+    executable = os.environ.get("L2LIB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    missing = []
+    if not Path(executable).is_file():
+        missing.append(f"no Chromium at {executable}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the Python package playwright is not installed")
+    if missing:
+        message = f"browser test: {'; '.join(missing)}. To enable it, {ENABLE}."
+        if os.environ.get("L2LIB_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " (L2LIB_REQUIRE_BROWSER=1: required here)", pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                              headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("L2LIB_ARTIFACTS") or ROOT / "test-artifacts") / "pages"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def site(browser, built_book):
+    """The built book's HTML served on localhost: (folder, base URL, pages of its toc)."""
+    folder = built_book / "_build" / "html"
+    pages = toc_pages(yaml.safe_load((built_book / "_toc.yml").read_text()))
+    with serve(folder) as base:
+        yield folder, base, pages
+
+
+@pytest.fixture
+def broken_site(built_book, tmp_path):
+    """A copy of the built HTML with a chapter page broken the ways a reader could meet: one
+    figure deleted, one emptied, a traceback and an unhidden parameters cell injected, and a
+    dead link. Returns (folder, chapter page, deleted image, emptied image)."""
+    folder = tmp_path / "html"
+    shutil.copytree(built_book / "_build" / "html", folder)
+    chapter = CHAPTER_PAGES[0]
+    page = folder / chapter
+    text = page.read_text()
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]+)"', text)
+    assert len(sources) >= 2, f"{chapter} needs two figures for this test"
+    deleted, emptied = ((page.parent / s).resolve() for s in sources[:2])
+    deleted.unlink()
+    emptied.write_bytes(b"")
+    injected = (
+        '<div class="cell tag_remove-cell tag_injected-parameters docutils container">'
+        '<pre># Parameters\nprofile = "smoke"</pre></div>'
+        '<div class="cell_output docutils container">'
+        '<div class="output traceback highlight-ipythontb notranslate"><pre>'
+        f"{TRACEBACK}:\n  File \"&lt;cell&gt;\", line 1\nValueError: injected by the test"
+        '</pre></div></div><p><a class="reference internal" href="no-such-page.html">dead</a></p>'
+    )
+    assert text.count("</main>") == 1
+    page.write_text(text.replace("</main>", injected + "</main>"))
+    return folder, chapter, deleted, emptied
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PAGES)
+def test_page_reads_cleanly(site, browser, artifacts, path):
+    folder, base, pages = site
+    assert path in pages, f"{path} is in _toc.yml but not in the build (a stale L2LIB_BOOK_BUILD?)"
+    screenshot = artifacts / path.replace("/", "__").replace(".html", ".png")
+    view = open_page(browser, base, path, screenshot)
+    problems = page_problems(view, folder, base, pages)
+    assert not problems, f"{path}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.slow
+def test_checks_catch_a_broken_page(browser, broken_site, artifacts):
+    folder, chapter, deleted, emptied = broken_site
+    with serve(folder) as base:
+        view = open_page(browser, base, chapter, artifacts.parent / "broken-page.png")
+        problems = page_problems(view, folder, base, PAGES)
+    report = "\n".join(problems)
+    expected = ["page shows a Python traceback", "error or stderr output",
+                "injected-parameters cell", f"dead link: {base}executed/no-such-page.html",
+                "HTTP 404", "console error: Failed to load resource"]
+    for image in (deleted, emptied):
+        url = f"{base}{image.relative_to(folder).as_posix()}"
+        expected += [f"image not shown (missing, empty or broken): {url}",
+                     f"image file missing or empty: {url}"]
+    for problem in expected:
+        assert problem in report, f"{problem!r} not reported; the checks said:\n{report}"

@@ -1,0 +1,213 @@
+"""The command line: a real chapter with a parameter override, clear errors for bad arguments,
+sweeps from config files, listing and clearing stores, the "Does it reproduce?" page."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from l2lib import batch, cli, report, reproduce
+from l2lib.store import SweepStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_module_and_bookrun_alias_have_help():
+    for module in ("l2lib", "l2lib.bookrun"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                             text=True, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        assert "--profile" in out.stdout or "report" in out.stdout
+
+
+def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
+    book = tmp_path / "book"
+    shutil.copytree(ROOT / "book" / "chapters", book / "chapters")
+    results = tmp_path / "results"
+    status = cli.main(["run", "onset", "--profile", "smoke", "-p", "seed", "3", "--book",
+                       str(book), "--results", str(results), "--no-progress"])
+    assert status == 0
+    executed = book / "executed" / "01_onset.ipynb"
+    notebook = nbformat.read(executed, 4)
+    injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.tags)
+    assert "seed = 3" in injected.source and 'profile = "smoke"' in injected.source
+    banner = notebook.cells[[c.metadata.get("tags", []) for c in notebook.cells]
+                            .index(injected.metadata.tags) + 1]
+    text = "".join(o.get("data", {}).get("text/markdown", "") for o in banner.outputs)
+    assert "seed 3" in text and "`smoke`" in text  # the run banner states the override
+    summary = json.loads((results / "summaries" / "01_onset.json").read_text())
+    assert summary["provenance"]["seed"] == 3 and summary["provenance"]["profile"] == "smoke"
+    assert summary["findings"] and all(f["paper"] and f["companion"] for f in summary["findings"])
+    assert batch.recorded_run(executed)["parameters"]["seed"] == 3
+    assert not (book / "executed" / "01_onset.partial.ipynb").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "07_nothing"], "unknown chapter '07_nothing'; available: 01_onset, 02_curvature"),
+    (["run", "onset", "--profile", "fast"], "unknown profile 'fast'"),
+    (["run", "onset", "-p", "sede", "3"], "has no parameter 'sede'; its parameters are profile"),
+    (["run", "onset", "-p", "seed", "three"], "'seed' must be an integer"),
+    (["run", "onset", "-p", "profile", "huge"], "unknown profile 'huge'"),
+    (["run", "onset", "-p", "device", "gpu"], "unknown device 'gpu'"),
+    (["sweep", "missing.toml"], "missing.toml does not exist"),
+    (["results", "clear"], "name the stores to clear"),
+    (["results", "clear", "nosuchstore"], "no store matches ['nosuchstore']"),
+    (["report", "--paper-results", "/nonexistent/folder"], "/nonexistent/folder does not exist"),
+])
+def test_bad_arguments_give_clear_messages(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    if args[0] in {"results", "report"}:
+        args = [*args, "--results", str(tmp_path)]
+    assert cli.main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_conflicting_dask_options_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--workers", "2", "--scheduler", "tcp://localhost:8786"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+CONFIG = """
+name = "cli"
+dataset = "digits"
+n_train = 120
+n_test = 60
+device = "cpu"
+seeds = [0]
+direction = "up"
+
+[model]
+hidden = [5]
+activation = "tanh"
+
+[train]
+optimizer = "sgd"
+lr = 0.5
+batch_size = "full"
+max_epochs = 5
+patience = 2
+
+[lams]
+start = 0.0
+stop = 0.2
+num = 3
+"""
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c.replace('name = "cli"', 'name = "a b"'), "name = '...' is required"),
+    (lambda c: c.replace('seeds = [0]', 'seeds = [0]\ncolour = "red"'), "unknown setting(s)"),
+    (lambda c: c.replace("lr = 0.5", "lr = 0.5\nmomentum = 0.9"), "unknown [train] setting"),
+    (lambda c: c.replace('"digits"', '"cifar"'), "unknown dataset 'cifar'"),
+    (lambda c: c.replace("num = 3", "num = 0"), "num must be a positive integer"),
+    (lambda c: c.replace("stop = 0.2", "stop = -0.2"), "grid must be non-negative"),
+    (lambda c: c.replace('direction = "up"', 'direction = "sideways"'), "direction must be"),
+    (lambda c: c.replace('seeds = [0]', 'seeds = [0]\nlam_blocks = 2'), "kind = 'independent'"),
+    (lambda c: c.replace("hidden = [5]", "hidden = 5"), "list of layer widths"),
+    (lambda c: c.replace("[lams]", "[lams"), "is malformed"),
+])
+def test_malformed_sweep_configs_are_explained(edit, message, tmp_path, capsys):
+    path = tmp_path / "sweep.toml"
+    path.write_text(edit(CONFIG))
+    assert cli.main(["sweep", str(path), "--results", str(tmp_path), "--dry-run"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_sweep_from_toml_and_json_share_the_store_and_resume(tmp_path, capsys):
+    toml = tmp_path / "sweep.toml"
+    toml.write_text(CONFIG)
+    assert cli.main(["sweep", str(toml), "--results", str(tmp_path), "--no-progress"]) == 0
+    assert "3 of 3 points/chunks computed now" in capsys.readouterr().out
+    import tomllib
+
+    as_json = tmp_path / "sweep.json"
+    as_json.write_text(json.dumps(tomllib.loads(CONFIG)))
+    assert cli.main(["sweep", str(as_json), "--results", str(tmp_path), "--no-progress"]) == 0
+    assert "0 of 3 points/chunks computed now, 3 taken from the store" in capsys.readouterr().out
+    stores = list((tmp_path / "store").iterdir())
+    assert len(stores) == 1 and stores[0].name.startswith("cli-digits-h5-tanh-s0-up-")
+
+
+def test_results_list_and_clear(tmp_path, capsys):
+    fresh = SweepStore(tmp_path / "store", "linear-D1", {"a": 1})
+    fresh.save(0, 0.0, {"norm": [1.0]})
+    other = SweepStore(tmp_path / "store", "mlp-2h", {"a": 2})
+    stale = SweepStore(tmp_path / "store", "linear-D2", {"a": 3})
+    meta = json.loads((stale.path / "config.json").read_text())
+    (stale.path / "config.json").write_text(json.dumps({**meta, "code": "0.0.1+old"}))
+    report.write_summary("01_onset", {"x": 1.0}, report.provenance("smoke", "cpu", 0), tmp_path)
+    results = ["--results", str(tmp_path)]
+
+    assert cli.main(["results", "list", *results]) == 0
+    out = capsys.readouterr().out
+    assert "linear-D1" in out and "1 points" in out and "(stale)" in out and "01_onset" in out
+
+    assert cli.main(["results", "clear", "linear-*", *results]) == 1  # no --yes: only listed
+    assert "would remove" in capsys.readouterr().out and stale.path.exists()
+    assert cli.main(["results", "clear", "--stale", "--yes", *results]) == 0
+    assert not stale.path.exists() and fresh.path.exists() and other.path.exists()
+    assert cli.main(["results", "clear", fresh.path.name, "--yes", *results]) == 0
+    assert not fresh.path.exists() and other.path.exists()
+    assert cli.main(["results", "clear", "--all", "--yes", *results]) == 0
+    assert not other.path.exists()
+
+
+def summary(root, chapter, profile, device, findings, wall=None):
+    path = report.write_summary(chapter, {"x": 1.0},
+                                report.provenance(profile, device, 0), root, findings)
+    if wall is not None:
+        record = json.loads(path.read_text())
+        record["provenance"]["wall_s"] = wall
+        path.write_text(json.dumps(record))
+
+
+def test_reproducibility_page_has_one_row_per_finding(tmp_path):
+    lam = report.Finding("λ_c for D = 2", "λ_c = 0.794 [theory]", "λ_c = 0.79", True, "within 5 %")
+    order = report.Finding("order for D = 1", "second", "first", False)
+    quick, paper = tmp_path / "quick", tmp_path / "paper"
+    summary(quick, "01_onset", "quick", "cpu (x86_64)", [lam, order], wall=150.0)
+    summary(quick, "02_curvature", "quick", "cpu (x86_64)", [])
+    summary(quick, "03_regimes", "quick", "cpu (x86_64)",
+            [report.Finding("plateaus | steps", "4 plateaus", "3 plateaus", None)])
+    summary(paper, "01_onset", "paper", "cuda (NVIDIA H100)",
+            [report.Finding("λ_c for D = 2", "λ_c = 0.794 [theory]", "λ_c = 0.7937", True)],
+            wall=7200.0)
+    rows = reproduce.reproduction_rows(reproduce.load_summaries(quick),
+                                       reproduce.load_summaries(paper))
+    assert [(r.chapter, r.finding) for r in rows] == [
+        ("01_onset", "λ_c for D = 2"), ("01_onset", "order for D = 1"),
+        ("03_regimes", "plateaus | steps")]
+    assert rows[0].paper_run.companion == "λ_c = 0.7937"
+    assert rows[1].paper_run.companion == "not reported by this run"
+    assert rows[2].paper_run is None
+
+    page = reproduce.write_page(quick, tmp_path / "page.md", paper,
+                                titles={"01_onset": "Onset of learning"}).read_text()
+    lines = page.splitlines()
+    assert lines[0] == "# Does it reproduce?" and "## Onset of learning" in lines
+    table = [line for line in lines if line.startswith("| ") and "paper reports" not in line]
+    assert len(table) == 3  # one row per finding
+    assert "| λ_c = 0.79 | ✓ yes | λ_c = 0.7937 | ✓ yes | cpu (x86_64) / cuda (NVIDIA H100) " \
+           "| 2.5 min / 2.0 h |" in page
+    assert "| first | ✗ no |" in page and "plateaus \\| steps" in page
+    assert "| 3 plateaus | undecided | not run | — |" in page
+    assert "This chapter records no findings yet." in page
+    assert "1 agree, 1 disagree, 1 undecided of 3 findings run" in page
+
+
+def test_report_command_without_paper_run_and_bad_summaries(tmp_path, capsys):
+    summary(tmp_path, "01_onset", "smoke", "cpu", [report.Finding("f", "p", "c", True)])
+    out = tmp_path / "page.md"
+    assert cli.main(["report", "--results", str(tmp_path), "--output", str(out),
+                     "--book", str(ROOT / "book")]) == 0
+    page = out.read_text()
+    assert "Onset of learning" in page and "| c | ✓ yes | not run | — |" in page
+    assert "Paper profile: not run" in page
+    (tmp_path / "summaries" / "broken.json").write_text("{}")
+    assert cli.main(["report", "--results", str(tmp_path), "--output", str(out)]) == 2
+    assert "broken.json is not a chapter summary" in capsys.readouterr().err
