@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_training.py --device cpu
 	$(PY) benchmarks/bench_curvature.py --device cpu
+	$(PY) benchmarks/bench_regimes.py --device cpu --n-train 3000 --n-betas 3
 
 clean:
 	rm -rf _build book/_build book/executed test-artifacts

@@ -47,8 +47,9 @@ Run = Callable[[int], Callable[[], object]]  # run(E) prepares a timed run of E 
 class InMemoryMNIST(datasets.MNIST):
     """torchvision's MNIST with the images given in memory: ``__getitem__`` is MNIST's own."""
 
-    def __init__(self, data: torch.Tensor, targets: torch.Tensor) -> None:
-        normalise = transforms.Normalize((MEAN,), (STD,))
+    def __init__(self, data: torch.Tensor, targets: torch.Tensor, mean: float = MEAN,
+                 std: float = STD) -> None:
+        normalise = transforms.Normalize((mean,), (std,))
         transform = transforms.Compose([transforms.ToTensor(), normalise])
         datasets.VisionDataset.__init__(self, None, transform=transform)
         self.data, self.targets = data, targets

@@ -164,8 +164,8 @@ display(Markdown(
 # ## The jump of N_Δ/N at fixed N
 #
 # At the largest N, the fraction of unsatisfied data at the end of each run against P/N, for the
-# three depths: it jumps from about zero to a finite value at one r* (vertical lines: each
-# depth's P*/N). Above the transition it grows with P.
+# three depths: it jumps from about zero to a finite value (vertical lines: each depth's P*/N;
+# depth independence would put them on top of each other). Above the transition it grows with P.
 
 # %%
 largest = max(settings.random_n)
