@@ -72,7 +72,9 @@ def toc_pages(toc: dict[str, Any]) -> list[str]:
 
 
 PAGES = toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-CHAPTER_PAGES = [p for p in PAGES if p.startswith("executed/")]
+CHAPTER_STEMS = {src.stem for src in (ROOT / "book" / "chapters").glob("[0-9]*.py")}
+CHAPTER_PAGES = [p for p in PAGES if p.startswith("executed/")
+                 and p.removeprefix("executed/").removesuffix(".html") in CHAPTER_STEMS]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -216,7 +218,7 @@ def link_problems(view: PageView, site: Path, base: str) -> list[str]:
 def page_problems(view: PageView, site: Path, base: str, pages: list[str]) -> list[str]:
     """All checks of one page."""
     return (console_problems(view)
-            + figure_problems(view, site, base, chapter=view.path.startswith("executed/"))
+            + figure_problems(view, site, base, chapter=view.path in CHAPTER_PAGES)
             + content_problems(view) + navigation_problems(view, pages, base)
             + link_problems(view, site, base))
 
