@@ -36,27 +36,14 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_training import InMemoryMNIST, machine, sync  # noqa: E402
+from bench_training import InMemoryMNIST, machine, mnist_images, sync  # noqa: E402
 
 from l2lib import measure, regimes  # noqa: E402
-from l2lib.data import DatasetUnavailableError, load_dataset  # noqa: E402
 from l2lib.models import mlp  # noqa: E402
 from l2lib.sweep import warm_sweep  # noqa: E402
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's training pixels
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def fashion_images(n_train: int) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """``n_train`` uint8 images (N, 28, 28), labels and the data kind."""
-    try:
-        ds = load_dataset("fashion-mnist", n_train=n_train, n_test=1)
-        pixels = ((ds.x_train * STD + MEAN) * 255).round().clamp(0, 255).to(torch.uint8)
-        return pixels.reshape(-1, 28, 28), ds.y_train, "fashion-mnist"
-    except (DatasetUnavailableError, FileNotFoundError, RuntimeError):
-        gen = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (n_train, 28, 28), generator=gen, dtype=torch.uint8)
-        return images, torch.randint(0, 10, (n_train,), generator=gen), "synthetic, its shape"
 
 
 def reference_sweep(loader: DataLoader, betas: np.ndarray, seed: int,
@@ -123,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     grid = regimes.regime_settings("paper").betas
     betas = grid[: args.n_betas]
-    images, labels, kind = fashion_images(args.n_train)
+    images, labels, kind = mnist_images(args.n_train, "fashion-mnist", MEAN, STD)
     n = len(labels)
     x = ((images.reshape(n, -1).float() / 255 - MEAN) / STD).to(device)
     y = labels.to(device)

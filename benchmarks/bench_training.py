@@ -55,16 +55,19 @@ class InMemoryMNIST(datasets.MNIST):
         self.data, self.targets = data, targets
 
 
-def mnist_images(n_train: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+def mnist_images(
+    n_train: int, name: str = "mnist", mean: float = MEAN, std: float = STD
+) -> tuple[torch.Tensor, torch.Tensor, str]:
     """``n_train`` uint8 images (N, 28, 28), int64 labels, and the data kind.
 
-    Real MNIST when :func:`l2lib.data.load_dataset` finds it (``$L2LIB_DATA``), else synthetic
-    MNIST-shaped images from a fixed seed.
+    The real data set ``name`` (mnist or fashion-mnist, normalised with ``mean``/``std``) when
+    :func:`l2lib.data.load_dataset` finds it (``$L2LIB_DATA``), else synthetic MNIST-shaped
+    images from a fixed seed.
     """
     try:
-        ds = load_dataset("mnist", n_train=n_train, n_test=1)
-        pixels = ((ds.x_train * STD + MEAN) * 255).round().clamp(0, 255).to(torch.uint8)
-        return pixels.reshape(-1, 28, 28), ds.y_train, "mnist"
+        ds = load_dataset(name, n_train=n_train, n_test=1)
+        pixels = ((ds.x_train * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
+        return pixels.reshape(-1, 28, 28), ds.y_train, name
     except (DatasetUnavailableError, FileNotFoundError, RuntimeError):
         gen = torch.Generator().manual_seed(0)
         images = torch.randint(0, 256, (n_train, 28, 28), generator=gen, dtype=torch.uint8)

@@ -240,7 +240,8 @@ display(Markdown(
 # %% [markdown]
 # ## How long this takes
 #
-# The run time of this page is in the summary below. The authors' loop needs on the order of a
+# This page's run time is recorded in `results/summaries/03_regimes.json` and shown on the
+# "Does it reproduce?" page. The authors' loop needs on the order of a
 # GPU-day per seed for the paper profile; `l2lib` keeps the data on the device and trains the
 # three seeds as one batched ensemble. Whether the paper profile fits one ten-minute H100 job
 # has **not been measured yet**: no GPU was available to this book's builds so far (see
