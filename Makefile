@@ -28,7 +28,7 @@ test: lint
 	$(PY) -m pytest
 
 chapters: $(STAMP)
-	$(PY) -m l2lib.bookrun --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m l2lib run --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 	$(REPORT)
 
 html: $(STAMP)

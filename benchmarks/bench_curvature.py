@@ -50,11 +50,11 @@ sys.path.insert(0, str(HERE))
 import pyhessian  # noqa: E402
 from bench_training import MEAN, STD, machine, mnist_images  # noqa: E402
 
-from l2lib import curvature  # noqa: E402
 from l2lib.data import load_dataset  # noqa: E402
-from l2lib.losses import member_error  # noqa: E402
-from l2lib.models import EnsembleMLP, mlp  # noqa: E402
-from l2lib.train import TrainConfig, train  # noqa: E402
+from l2lib.measure import curvature  # noqa: E402
+from l2lib.models.mlp import EnsembleMLP, mlp  # noqa: E402
+from l2lib.train.loop import TrainConfig, train  # noqa: E402
+from l2lib.train.losses import member_error  # noqa: E402
 
 PH = sys.modules["pyhessian.hessian"]  # the module; ``pyhessian.hessian`` is the class
 REF_TOL = 1e-10

@@ -38,9 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_training import InMemoryMNIST, machine, mnist_images, sync  # noqa: E402
 
-from l2lib import measure, regimes  # noqa: E402
-from l2lib.models import mlp  # noqa: E402
-from l2lib.sweep import warm_sweep  # noqa: E402
+from l2lib.experiments import regimes  # noqa: E402
+from l2lib.measure import observables as measure  # noqa: E402
+from l2lib.models.mlp import mlp  # noqa: E402
+from l2lib.train.sweep import warm_sweep  # noqa: E402
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's training pixels
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -34,8 +34,8 @@ from torchvision import datasets, transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from l2lib.data import DatasetUnavailableError, load_dataset  # noqa: E402
-from l2lib.models import mlp  # noqa: E402
-from l2lib.train import TrainConfig, train  # noqa: E402
+from l2lib.models.mlp import mlp  # noqa: E402
+from l2lib.train.loop import TrainConfig, train  # noqa: E402
 
 MEAN, STD = 0.1307, 0.3081
 LR, LAM, BATCH = 1.5e-3, 1e-4, 64

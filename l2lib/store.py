@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
+from l2lib import __version__
 
 _POINT = re.compile(r"point-(\d{5})\.pt$")
 

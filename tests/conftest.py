@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from l2lib import bookrun, reproduce
+from l2lib.book import notebooks as bookrun
+from l2lib.book import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,8 @@ import psutil
 import pytest
 import torch
 
-from l2lib import batch, cli, store
+from l2lib import store
+from l2lib.book import batch, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,11 +41,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from l2lib import report
-from l2lib.models import mlp
+from l2lib.book import report
+from l2lib.models.mlp import mlp
 from l2lib.store import open_store
-from l2lib.sweep import warm_sweep
-from l2lib.train import TrainConfig
+from l2lib.train.sweep import warm_sweep
+from l2lib.train.loop import TrainConfig
 
 info = report.provenance(profile, device, seed)  # report.start_chapter without the plot style
 results = Path(results_dir)
@@ -173,7 +174,7 @@ def test_force_reruns_finished_chapters(tmp_path, monkeypatch):
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.v4.new_notebook(), output)
 
-    monkeypatch.setattr(batch.bookrun, "execute_chapter", execute)
+    monkeypatch.setattr(batch.notebooks, "execute_chapter", execute)
     assert [o.status for o in run_toy(book, results)] == ["done", "done"]
     assert [o.status for o in run_toy(book, results)] == ["skipped", "skipped"]
     assert [o.status for o in run_toy(book, results, force=True)] == ["done", "done"]

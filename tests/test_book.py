@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 import l2lib
-from l2lib import bookrun
+from l2lib.book import notebooks as bookrun
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = bookrun.chapter_sources(ROOT / "book")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from l2lib import curvature as C
-from l2lib import measure
-from l2lib.losses import member_error
-from l2lib.models import deep_linear, mlp
+from l2lib.measure import curvature as C
+from l2lib.measure import observables as measure
+from l2lib.models.mlp import deep_linear, mlp
+from l2lib.train.losses import member_error
 
 F64 = torch.float64
 
@@ -459,7 +459,7 @@ def test_bad_input_raises_helpful_errors():
 
 
 def test_kept_graph_products_equal_hvp_and_one_sided_lanczos():
-    from l2lib.curvature import _kept_graph_hvp
+    from l2lib.measure.curvature import _kept_graph_hvp
 
     model = mlp(3, [5], 2, seeds=[0], activation="sigmoid", dtype=torch.float64)
     gen = torch.Generator().manual_seed(3)

@@ -10,10 +10,13 @@ import scipy.optimize
 import scipy.stats
 import torch
 
-from l2lib import jamming as J
-from l2lib import jamming_chapter as C
-from l2lib import jamming_search as S
-from l2lib import jamming_stats as T
+from l2lib.data import jamming as D
+from l2lib.experiments import jamming as C
+from l2lib.measure import jamming as T
+from l2lib.models import flat as F
+from l2lib.models import mlp as M
+from l2lib.train import hinge as J
+from l2lib.train import scan as S
 
 F64 = torch.float64
 
@@ -23,42 +26,42 @@ F64 = torch.float64
 
 
 def test_n_counts_weights_as_the_authors_do():
-    assert J.n_weights(51, 51, 3) == 7854
-    net = J.jamming_net(51, 51, 3, seeds=[0])
+    assert M.n_weights(51, 51, 3) == 7854
+    net = M.jamming_net(51, 51, 3, seeds=[0])
     assert sum(w[0].numel() for w in net.weights) == 7854
-    assert J.width_for(7854, 3) == 51 and J.width_for(152, 2, d=10) == 8
+    assert M.width_for(7854, 3) == 51 and M.width_for(152, 2, d=10) == 8
     with pytest.raises(ValueError, match="depth"):
-        J.n_weights(10, 10, 0)
+        M.n_weights(10, 10, 0)
 
 
 def test_random_data_norms_labels_and_nested_pools():
-    x, y = J.random_data(101, 7, seed=3)
+    x, y = D.random_data(101, 7, seed=3)
     torch.testing.assert_close(x.norm(dim=1), torch.full((101,), math.sqrt(7), dtype=F64))
     assert set(y.tolist()) == {-1.0, 1.0} and abs(float(y[:40].sum())) == 0
-    assert not torch.equal(x, J.random_data(101, 7, seed=4)[0])
-    torch.testing.assert_close(J.random_data(101, 7, seed=3)[0], x)  # seeded
+    assert not torch.equal(x, D.random_data(101, 7, seed=4)[0])
+    torch.testing.assert_close(D.random_data(101, 7, seed=3)[0], x)  # seeded
 
 
 def test_parity_data_from_digits():
-    x, y = J.parity_data("digits", 400, d=10, seed=1)
+    x, y = D.parity_data("digits", 400, d=10, seed=1)
     assert x.shape == (400, 10) and float(y.sum()) == 0
     torch.testing.assert_close(x.norm(dim=1), torch.full((400,), math.sqrt(10), dtype=F64))
-    full, _ = J.parity_data("digits", None, d=10, seed=1)
+    full, _ = D.parity_data("digits", None, d=10, seed=1)
     assert len(full) > 1700
     # the whitened PCA directions: the pool's covariance is close to isotropic
     eig = torch.linalg.eigvalsh(torch.cov(full.T))
     assert float(eig.max() / eig.min()) < 3
     with pytest.raises(ValueError, match="at most"):
-        J.parity_data("digits", 5000)
+        D.parity_data("digits", 5000)
 
 
 def test_orthogonal_init_zero_biases_and_members_independent_of_the_ensemble():
-    net = J.jamming_net(6, 6, 3, seeds=[4, 5, 6])
+    net = M.jamming_net(6, 6, 3, seeds=[4, 5, 6])
     for w in net.weights[:-1]:
         torch.testing.assert_close(w[1].T @ w[1], torch.eye(6, dtype=F64))
     torch.testing.assert_close(net.weights[-1][0].norm(), torch.tensor(1.0, dtype=F64))
     assert all(float(b.detach().abs().max()) == 0 for b in net.biases)
-    one = J.jamming_net(6, 6, 3, seeds=[5])
+    one = M.jamming_net(6, 6, 3, seeds=[5])
     for a, b in zip(net.parameters(), one.parameters(), strict=True):
         torch.testing.assert_close(a[1], b[0], rtol=0, atol=0)
 
@@ -66,8 +69,8 @@ def test_orthogonal_init_zero_biases_and_members_independent_of_the_ensemble():
 def test_dead_points_see_only_the_output_bias():
     """Where the whole last hidden layer is off, f is the output bias and its gradient with
     respect to every weight vanishes; elsewhere it does not."""
-    x, y = J.random_data(40, 4, seed=1)
-    net = J.jamming_net(4, 6, 2, seeds=[0])
+    x, y = D.random_data(40, 4, seed=1)
+    net = M.jamming_net(4, 6, 2, seeds=[0])
     with torch.no_grad():
         net.biases[1][0, 0, :] = -torch.linspace(0.0, 3.0, 6)  # switch units of layer 2 off
     dead = J.dead_points(net, x)[0]
@@ -81,13 +84,13 @@ def test_dead_points_see_only_the_output_bias():
 
 
 def test_set_flat_parameters_round_trip():
-    net = J.jamming_net(3, 5, 3, seeds=[1, 2])
-    other = J.jamming_net(3, 5, 3, seeds=[7, 8])
-    J.set_flat_parameters(other, net.flat_parameters().detach())
+    net = M.jamming_net(3, 5, 3, seeds=[1, 2])
+    other = M.jamming_net(3, 5, 3, seeds=[7, 8])
+    F.set_flat_parameters(other, net.flat_parameters().detach())
     for a, b in zip(net.parameters(), other.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(ValueError, match="shape"):
-        J.set_flat_parameters(other, torch.zeros(2, 3))
+        F.set_flat_parameters(other, torch.zeros(2, 3))
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,8 +113,8 @@ def test_hinge_loss_hand_example_and_its_gradient():
 
 
 def test_hinge_gradient_is_the_sum_over_contacts_of_delta_grad_delta():
-    x, y = J.random_data(30, 4, seed=0)
-    net = J.jamming_net(4, 5, 2, seeds=[1])
+    x, y = D.random_data(30, 4, seed=0)
+    net = M.jamming_net(4, 5, 2, seeds=[1])
     with torch.no_grad():
         net.weights[-1].mul_(4)  # outputs beyond the margin for some points
     theta = net.flat_parameters()[0].detach().clone().requires_grad_(True)
@@ -130,13 +133,13 @@ def test_hinge_gradient_is_the_sum_over_contacts_of_delta_grad_delta():
 
 
 def _problem(p=60, d=5, width=12, depth=2, seeds=(0, 1, 2)):
-    x, y = J.random_data(p, d, seed=7)
-    return x, y, J.jamming_net(d, width, depth, seeds=list(seeds))
+    x, y = D.random_data(p, d, seed=7)
+    return x, y, M.jamming_net(d, width, depth, seeds=list(seeds))
 
 
 def test_adam_updates_equal_torch_adam_with_the_step_schedule():
     x, y, net = _problem(p=200, width=4)  # too many points: nobody fits them in 40 steps
-    ref = J.jamming_net(5, 4, 2, seeds=[0, 1, 2])
+    ref = M.jamming_net(5, 4, 2, seeds=[0, 1, 2])
     config = J.HingeConfig(lr=3e-3, decay_every=15, decay_factor=4.0, lr_min=5e-4,
                            max_steps=40)
     result = J.minimise(net, x, y, config=config, progress=False)
@@ -152,7 +155,7 @@ def test_adam_updates_equal_torch_adam_with_the_step_schedule():
     # normalisation amplifies (each step moves a weight by about lr = 3e-3)
     for a, b in zip(net.parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-8)
-    constant = J.jamming_net(5, 4, 2, seeds=[0, 1, 2])  # the schedule matters at this tolerance
+    constant = M.jamming_net(5, 4, 2, seeds=[0, 1, 2])  # the schedule matters at this tolerance
     J.minimise(constant, x, y, config=J.HingeConfig(lr=3e-3, max_steps=40), progress=False)
     assert float((constant.weights[0] - ref.weights[0]).detach().abs().max()) > 1e-4
     assert config.lr_at(0) == 3e-3 and config.lr_at(15) == 3e-3 / 4 and config.lr_at(45) == 5e-4
@@ -167,7 +170,7 @@ def test_stops_exactly_at_the_first_iterate_with_every_point_fitted():
     assert (J.n_unsatisfied(J.margins(net(x), y)) == 0).all()
     assert (result.loss == 0).all()
     for k, steps in enumerate(result.steps):  # one update fewer: not yet fitted
-        again = J.jamming_net(5, 12, 2, seeds=[0, 1, 2])
+        again = M.jamming_net(5, 12, 2, seeds=[0, 1, 2])
         with torch.no_grad():
             for p, s in zip(again.parameters(), start, strict=True):
                 p.copy_(s)
@@ -183,7 +186,7 @@ def test_members_with_their_own_data_sizes_equal_separate_runs():
     together = J.minimise(net, x, y, sizes, config=config, progress=False)
     assert together.sat.any() and not together.sat.all()
     for k, (seed, p) in enumerate(zip((3, 4, 5), sizes, strict=True)):
-        one = J.jamming_net(5, 12, 2, seeds=[seed])
+        one = M.jamming_net(5, 12, 2, seeds=[seed])
         alone = J.minimise(one, x[:p], y[:p], config=config, progress=False)
         assert (alone.steps[0], alone.n_delta[0]) == (together.steps[k], together.n_delta[k])
         assert alone.loss[0] == pytest.approx(together.loss[k], rel=1e-9, abs=1e-15)
@@ -219,7 +222,7 @@ def _fake_scan(p, seed, n_delta, dead=None, width=4, depth=2):
 
 
 def test_brackets_and_p_star_follow_the_authors_rule():
-    n = J.n_weights(4, 4, 2)  # 40: jammed ⇔ N_Δ > 4
+    n = M.n_weights(4, 4, 2)  # 40: jammed ⇔ N_Δ > 4
     scan = _fake_scan(p=[40, 80, 120, 160, 40, 80, 90, 100, 120, 160],
                       seed=[0, 0, 0, 0, 1, 1, 1, 1, 1, 1],
                       n_delta=[0, 3, 30, 50, 0, 0, 12, 10, 4, 60],
@@ -254,7 +257,7 @@ def test_scan_brackets_the_transition_and_resumes_from_the_store(tmp_path):
     run = dict(seed=0, store_root=tmp_path, name="t", progress=False)
 
     def pool(s, p):
-        return J.random_data(p, 10, s)
+        return D.random_data(p, 10, s)
 
     first = S.scan(pool, 10, 10, 2, settings, **run)
     n, low = first.n, round(0.3 * first.n)
@@ -351,8 +354,8 @@ def test_log_histogram_is_a_normalised_density():
 
 
 def test_hessian_is_h0_plus_hp_and_matches_the_dense_hessian_of_the_model():
-    x, y = J.random_data(25, 3, seed=2)
-    net = J.jamming_net(3, 4, 2, seeds=[9])
+    x, y = D.random_data(25, 3, seed=2)
+    net = M.jamming_net(3, 4, 2, seeds=[9])
     with torch.no_grad():
         net.perturb_(0.3, [1])  # break the zero biases so nothing sits on a kink
     theta = net.flat_parameters()[0].detach()

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from l2lib import landscape, onset
+from l2lib.experiments import curvature as landscape
+from l2lib.experiments import onset
 
 SMOKE = onset.onset_settings("smoke")
 CURV = landscape.chapter_settings("smoke")

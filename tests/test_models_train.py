@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from l2lib import losses, measure
-from l2lib.models import EnsembleMLP, deep_linear, mlp
-from l2lib.train import TrainConfig, train
+from l2lib.measure import observables as measure
+from l2lib.models.mlp import EnsembleMLP, deep_linear, mlp
+from l2lib.train import losses
+from l2lib.train.loop import TrainConfig, train
 
 
 def toy_classification(n=90, d=5, classes=3, seed=0):

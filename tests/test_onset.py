@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from l2lib import onset, theory
-from l2lib.profiles import check_profile, resolve_device
+from l2lib.analysis import theory
+from l2lib.experiments import onset
+from l2lib.runtime import check_profile, resolve_device
 
 SMOKE = onset.onset_settings("smoke")
 

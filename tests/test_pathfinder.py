@@ -6,9 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from l2lib import connect, curvature, measure, models, saddles, train
-from l2lib import pathfinder as pf
 from l2lib.data import load_dataset
+from l2lib.measure import curvature, saddles
+from l2lib.measure import observables as measure
+from l2lib.models import mlp as models
+from l2lib.train import baselines as connect
+from l2lib.train import loop as train
+from l2lib.train import pathfinder as pf
 
 FULL_SGD = train.TrainConfig(optimizer="sgd", lr=0.1, batch_size=None, max_epochs=4000,
                              patience=10, min_delta=1e-13)
@@ -306,7 +310,7 @@ def test_bad_input_is_a_clear_error(digits):
 def test_switches_name_the_digits_lost_and_gained():
     """A synthetic path: ten digits recognised, then 5 and 8 are lost, then 2 and 9 are lost
     while 5 comes back (a switch with both sides named)."""
-    from l2lib import connectivity
+    from l2lib.experiments import pathfinder as connectivity
 
     n = 12
     recall = np.ones((n, 1, 10))
@@ -334,7 +338,7 @@ def test_switches_name_the_digits_lost_and_gained():
 
 
 def test_reference_indices_spread_over_the_transitions():
-    from l2lib import connectivity
+    from l2lib.experiments import pathfinder as connectivity
 
     class Found:
         indices = [10, 20, 30, 40, 50, 60]

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from l2lib import measure, regimes, transitions
+from l2lib.analysis import transitions
 from l2lib.data import load_dataset
-from l2lib.models import mlp
-from l2lib.sweep import SweepResult
-from l2lib.train import TrainConfig, train
+from l2lib.experiments import regimes
+from l2lib.measure import observables as measure
+from l2lib.models.mlp import mlp
+from l2lib.train.loop import TrainConfig, train
+from l2lib.train.sweep import SweepResult
 
 
 def noisy_staircase(levels, starts, n=120, noise=0.008, seed=0):

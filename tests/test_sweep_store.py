@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from l2lib import measure
-from l2lib.models import mlp
+from l2lib.measure import observables as measure
+from l2lib.models.mlp import mlp
 from l2lib.store import SweepStore, code_version, config_key
-from l2lib.sweep import check_grid, independent_sweep, warm_sweep
-from l2lib.train import TrainConfig, train
+from l2lib.train.loop import TrainConfig, train
+from l2lib.train.sweep import check_grid, independent_sweep, warm_sweep
 
 CONFIG = TrainConfig(lr=0.05, batch_size=16, max_epochs=6, patience=2)
 

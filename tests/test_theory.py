@@ -5,8 +5,8 @@ import pytest
 import torch
 from scipy.optimize import brentq, minimize, minimize_scalar
 
-from l2lib import theory
-from l2lib.synthetic import teacher_data
+from l2lib.analysis import theory
+from l2lib.data.teacher import teacher_data
 
 
 def numeric_min_r(lam, m, a, depth, r_max=None):

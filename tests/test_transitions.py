@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from l2lib import theory, transitions
+from l2lib.analysis import theory, transitions
 
 
 def test_kink_is_second_order_and_extrapolates_to_the_critical_point():

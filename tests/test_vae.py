@@ -9,12 +9,15 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
-from l2lib import collapse, collapse_analysis, curvature
+from l2lib.analysis import collapse as collapse_analysis
+from l2lib.experiments import vae as collapse
+from l2lib.measure import curvature
+from l2lib.measure.vae import active_units, member_objective, unit_activity
+from l2lib.models.vae import EnsembleVAE, elbo_terms, fixed_noise, kl_per_dim
 from l2lib.store import SweepStore
-from l2lib.train import TrainConfig, train
-from l2lib.vae import EnsembleVAE, elbo_terms, fixed_noise, kl_per_dim, negative_elbo_error
-from l2lib.vae_measure import active_units, member_objective, unit_activity
-from l2lib.vae_sweep import BetaSweep, beta_sweep, check_betas
+from l2lib.train.loop import TrainConfig, train
+from l2lib.train.losses import beta_objective, negative_elbo_error
+from l2lib.train.sweep import SweepResult, check_grid, warm_sweep
 
 F64 = torch.float64
 
@@ -243,6 +246,12 @@ def _observer(calls, fail_at=None):
     return observe
 
 
+def beta_sweep(model, x, betas, *, lam=0.0, **kwargs):
+    """A warm β sweep of a VAE: warm_sweep with the β point objective (as chapter 4 runs it)."""
+    return warm_sweep(model, x, torch.zeros(x.shape[0]), betas,
+                      point_objective=beta_objective(lam, model.seeds), **kwargs)
+
+
 def test_beta_sweep_resumes_from_the_store_without_recomputing(tmp_path):
     x = randn(32, 4, seed=17)
     betas = np.geomspace(0.2, 5.0, 5)
@@ -270,8 +279,8 @@ def test_beta_sweep_resumes_from_the_store_without_recomputing(tmp_path):
     (lambda: EnsembleVAE(4, 2, likelihood="poisson"), "likelihood"),
     (lambda: EnsembleVAE(4, 2, sigma=0.0), "sigma"),
     (lambda: EnsembleVAE(4, 0), "latent"),
-    (lambda: check_betas([1.0, 0.5]), "strictly increasing"),
-    (lambda: check_betas([-1.0, 0.5]), ">= 0"),
+    (lambda: check_grid([1.0, 0.5]), "strictly increasing"),
+    (lambda: check_grid([-1.0, 0.5]), "non-negative"),
     (lambda: elbo_terms(tiny_vae(likelihood="bernoulli"), randn(3, 4), randn(3, 2)), r"\[0, 1\]"),
     (lambda: elbo_terms(tiny_vae(), randn(3, 4), randn(4, 2)), "eps"),
     (lambda: negative_elbo_error(-1.0, [0, 1])(tiny_vae(), randn(3, 4), None), "beta"),
@@ -305,7 +314,7 @@ def _synthetic_sweep(kinks):
     obs = {"active_units": np.stack([units, units], 1),
            "probe_acc": np.stack([probe, probe], 1),
            "curvature": np.stack([10 ** (4 + slope), 10 ** (4 + logb)], 1)}
-    return BetaSweep(betas, obs, "up")
+    return SweepResult(betas, obs, "up")
 
 
 def test_step_analysis_finds_the_steps_and_the_curvature_kinks_beside_them():
@@ -338,7 +347,7 @@ def test_a_step_without_an_accuracy_drop_is_not_an_accuracy_transition():
     flags = [s.accuracy_step for s in collapse_analysis.analyse_collapse(sweep).steps]
     assert flags == [False, True, False, True]
     with pytest.raises(ValueError, match="ascending"):
-        collapse_analysis.analyse_collapse(BetaSweep(sweep.betas[::-1], sweep.obs, "down"))
+        collapse_analysis.analyse_collapse(SweepResult(sweep.betas[::-1], sweep.obs, "down"))
     with pytest.raises(ValueError, match="unknown signal"):
         collapse_analysis.analyse_collapse(sweep, "curvature_obj")
 

@@ -48,8 +48,11 @@ results_dir = "../../results"  # summaries and the resumable result store
 import numpy as np
 from IPython.display import Markdown, display
 
-from l2lib import landscape, onset, plots, report, theory
+from l2lib.analysis import theory
+from l2lib.book import plots, report
 from l2lib.data import load_dataset
+from l2lib.experiments import curvature as landscape
+from l2lib.experiments import onset
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
 dev, store, info = run.device, run.store, run.info

@@ -61,7 +61,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from l2lib import plots, regimes, report
+from l2lib.book import plots, report
+from l2lib.experiments import regimes
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
 settings = regimes.regime_settings(profile, n_train=n_train, beta_max=beta_max,

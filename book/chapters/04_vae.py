@@ -84,8 +84,11 @@ import numpy as np
 from IPython.display import Markdown, display
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from l2lib import collapse, collapse_analysis, plots, report, transitions
+from l2lib.analysis import collapse as collapse_analysis
+from l2lib.analysis import transitions
+from l2lib.book import plots, report
 from l2lib.data import load_dataset
+from l2lib.experiments import vae as collapse
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
 info = run.info

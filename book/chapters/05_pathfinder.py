@@ -52,7 +52,10 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from l2lib import connectivity, plots, regimes, report, saddles
+from l2lib.book import plots, report
+from l2lib.experiments import pathfinder as connectivity
+from l2lib.experiments import regimes
+from l2lib.measure import saddles
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
 settings = connectivity.connectivity_settings(profile)

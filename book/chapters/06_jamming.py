@@ -62,7 +62,10 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from l2lib import jamming_chapter, jamming_search, jamming_stats, plots, report
+from l2lib.book import plots, report
+from l2lib.experiments import jamming as jamming_chapter
+from l2lib.measure import jamming as jamming_stats
+from l2lib.train import scan as jamming_search
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
 settings = jamming_chapter.jamming_settings(profile)
