@@ -5,19 +5,30 @@ import struct
 from pathlib import Path
 from urllib.error import URLError
 
+import numpy as np
 import pytest
 import torch
 import torchvision.datasets.mnist as tv_mnist
 
-from l2lib.data import DATASETS, Dataset, DatasetUnavailableError, load_dataset
+from l2lib.data import (
+    DATASETS,
+    Dataset,
+    DatasetUnavailableError,
+    datasets,
+    load_dataset,
+    mnist10k_build,
+)
+from l2lib.data import idx as idx_format
 
 STATS = {"mnist": ("MNIST", 0.1307, 0.3081), "fashion-mnist": ("FashionMNIST", 0.2860, 0.3530)}
 N_TRAIN, N_TEST = 30, 12
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Any download attempt fails instead of touching the network."""
+def no_network(monkeypatch, tmp_path_factory):
+    """Any download attempt fails instead of touching the network; Debian's Fashion-MNIST
+    folder is hidden (the tests write their own files)."""
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION", tmp_path_factory.mktemp("no-debian"))
 
     def refuse(*args, **kwargs):
         raise AssertionError("test tried to download")
@@ -145,11 +156,10 @@ def test_plain_and_gz_together_and_alias(tmp_path):
     assert torch.equal(torch.bincount(ds.y_train), torch.ones(10, dtype=torch.int64))
 
 
-def test_gz_only_is_not_accepted(tmp_path):
-    """torchvision reads only the uncompressed files; .gz alone is reported, not guessed."""
-    write_idx(tmp_path, "MNIST", compress=True, keep_plain=False)
-    with pytest.raises(DatasetUnavailableError, match="gunzip"):
-        load_dataset("mnist", root=tmp_path)
+def test_gz_only_is_read(tmp_path):
+    arrays = write_idx(tmp_path, "MNIST", compress=True, keep_plain=False)
+    ds = load_dataset("mnist", root=tmp_path)
+    assert torch.equal(ds.y_test, arrays["t10k-labels-idx1-ubyte"].long())
 
 
 def test_env_var_root(tmp_path, monkeypatch):
@@ -176,7 +186,6 @@ def test_missing_offline(tmp_path, name):
     assert name in msg and str(tmp_path / "nowhere") in msg and "download=True" in msg
     assert str(Path(folder) / "raw" / "train-images-idx3-ubyte") in msg
     assert "L2LIB_DATA" in msg and "data_root" in msg
-    assert isinstance(info.value.__cause__, RuntimeError)
 
 
 @pytest.mark.parametrize("exc", [OSError("no route to host"), URLError("offline")])
@@ -192,3 +201,69 @@ def test_download_failure(tmp_path, monkeypatch, exc):
         load_dataset("mnist", root=tmp_path, download=True)
     assert calls and info.value.__cause__ is not None
     assert str(tmp_path) in str(info.value)
+
+
+# --- IDX files and the embedded mnist-10k ---------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_round_trip(tmp_path, suffix):
+    array = (np.arange(2 * 3 * 5) % 256).astype(np.uint8).reshape(2, 3, 5)
+    path = idx_format.write_idx(tmp_path / f"a-idx3-ubyte{suffix}", array)
+    np.testing.assert_array_equal(idx_format.read_idx(path), array)
+
+
+def test_idx_reader_names_a_damaged_file(tmp_path):
+    path = idx_format.write_idx(tmp_path / "ok", np.zeros((4, 2, 2), np.uint8))
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(ValueError, match=r"truncated.*truncated"):
+        idx_format.read_idx(truncated)
+    magic = tmp_path / "magic"
+    magic.write_bytes(b"\x00\x00\x0d\x03" + path.read_bytes()[4:])
+    with pytest.raises(ValueError, match="magic.*not an unsigned-byte IDX"):
+        idx_format.read_idx(magic)
+    bad_gz = tmp_path / "bad.gz"
+    bad_gz.write_bytes(gzip.compress(path.read_bytes())[:-8])
+    with pytest.raises(ValueError, match="bad.gz"):
+        idx_format.read_idx(bad_gz)
+
+
+def test_a_damaged_mnist_file_is_named(tmp_path):
+    write_idx(tmp_path, "MNIST")
+    (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08")
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte"):
+        load_dataset("mnist", root=tmp_path)
+
+
+def test_mnist_10k_is_embedded_stratified_and_checked():
+    ds = load_dataset("mnist-10k")
+    assert (ds.n_train, len(ds.x_test), ds.input_dim) == (8000, 2000, 784)
+    train, test = torch.bincount(ds.y_train), torch.bincount(ds.y_test)
+    whole = train + test
+    assert whole.tolist() == [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+    assert torch.all((test - 0.2 * whole).abs() <= 0.5)  # round(20 %) of each class
+    # the MNIST normalisation: pixels of real digits have mean ≈ 0.13 in [0, 1]
+    assert abs(float(ds.x_train.mean())) < 0.05 and abs(float(ds.x_train.std()) - 1) < 0.05
+
+
+def test_mnist_10k_checksum_mismatch_is_an_error(tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "mnist10k"
+    shutil.copytree(datasets.MNIST_10K, copy)
+    labels = copy / "t10k-labels-idx1-ubyte.gz"
+    idx_format.write_idx(labels, np.zeros(2000, np.uint8))
+    monkeypatch.setattr(datasets, "MNIST_10K", copy)
+    with pytest.raises(ValueError, match="checksum"):
+        load_dataset("mnist-10k")
+
+
+def test_the_split_is_stratified_and_seeded():
+    labels = np.repeat(np.arange(3), [10, 21, 5])
+    train, test = mnist10k_build.stratified_split(labels, seed=1)
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(labels)))
+    assert np.bincount(labels[test]).tolist() == [2, 4, 1]
+    again = mnist10k_build.stratified_split(labels, seed=1)
+    assert np.array_equal(again[0], train) and np.array_equal(again[1], test)
+    assert not np.array_equal(mnist10k_build.stratified_split(labels, seed=2)[1], test)
