@@ -1,0 +1,650 @@
+"""Batch runs: chapters through papermill and library sweeps, serially or as Dask tasks.
+
+Two kinds of independent work are run here, each as one task:
+
+* a **chapter** (a jupytext source ``book/chapters/NN_name.py`` executed by papermill into
+  ``book/executed/NN_name.ipynb``, see :mod:`l2lib.book.notebooks`);
+* a **sweep task** of a sweep config file (one dataset × architecture × seed group of a warm
+  sweep, or one block of the λ grid of an independent sweep), written into the result store.
+
+Tasks run one after another, or on a Dask distributed cluster (:func:`dask_client`: a
+``LocalCluster`` by default, or any scheduler address, e.g. one started by dask-jobqueue on a
+Slurm cluster; the workers must see the same file system and have l2lib installed).
+
+Nothing finished is computed twice. A sweep task writes its points atomically into its store
+(:mod:`l2lib.store`), so a rerun resumes it. A chapter counts as finished when its executed
+notebook records a run key — a hash of the chapter source, of l2lib's code version and of the
+parameters — equal to the current one, and the summary it wrote
+(``<results_dir>/summaries/<stem>.json``) is still there unchanged. Papermill writes into
+``<stem>.partial.ipynb`` first; only a finished run is moved to ``<stem>.ipynb`` with its key, so
+a killed batch leaves nothing that looks finished. A failed chapter's notebook (with the
+traceback) replaces the executed one, without a key.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from l2lib.book import notebooks
+from l2lib.runtime import check_profile
+
+RUN_METADATA = "l2lib"  # key of the executed notebook's metadata holding the run record
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+# ----------------------------------------------------------------------------------- chapters
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter source and the defaults of its ``parameters`` cell (name → literal value)."""
+
+    stem: str
+    source: Path
+    defaults: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        """The chapter's first Markdown heading, else its stem."""
+        match = re.search(r"^# # (.+)$", self.source.read_text(), flags=re.MULTILINE)
+        return match.group(1).strip() if match else self.stem
+
+
+def parameters_cell(source: str | Path) -> dict[str, Any]:
+    """Names and default values assigned in the cell tagged ``parameters`` of a jupytext source.
+
+    A default that is not a Python literal is recorded as ``...`` (any value accepted).
+    """
+    import jupytext
+
+    notebook = jupytext.read(Path(source))
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"{source}: expected exactly one cell tagged 'parameters', "
+                         f"found {len(cells)}")
+    defaults: dict[str, Any] = {}
+    for node in ast.parse(cells[0].source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value else [])
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    defaults[target.id] = ast.literal_eval(node.value)
+                except ValueError:
+                    defaults[target.id] = ...
+    return defaults
+
+
+def find_chapters(book: str | Path = "book") -> list[Chapter]:
+    """Every chapter ``<book>/chapters/NN_*.py`` in order, with its parameters."""
+    return [Chapter(s.stem, s.resolve(), parameters_cell(s))
+            for s in notebooks.chapter_sources(book)]
+
+
+def select_chapters(chapters: Sequence[Chapter], names: Sequence[str]) -> list[Chapter]:
+    """The chapters named by stem (``01_onset``), number (``01``, ``1``) or name (``onset``);
+    all of them when ``names`` is empty. Unknown or ambiguous names raise a ValueError listing
+    the available chapters."""
+    if not names:
+        return list(chapters)
+    chosen = []
+    for name in names:
+        matches = [c for c in chapters if name in _aliases(c.stem)]
+        if len(matches) != 1:
+            problem = "unknown" if not matches else "ambiguous"
+            raise ValueError(f"{problem} chapter {name!r}; available: "
+                             f"{', '.join(c.stem for c in chapters)} "
+                             "(give the file stem, its number or its name)")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen
+
+
+def _aliases(stem: str) -> set[str]:
+    number, _, name = stem.partition("_")
+    aliases = {stem, number, name}
+    if number.isdigit():
+        aliases.add(str(int(number)))
+    return aliases - {""}
+
+
+def coerce_parameter(name: str, text: str, default: Any) -> Any:
+    """The command-line text of parameter ``name`` as the type of its default.
+
+    Strings stay strings; ``none`` is None (only where the default is None); a default of None
+    or a non-literal accepts ints, floats, true/false, none or a string.
+    """
+    lowered = text.strip().lower()
+    if default is None or default is ...:
+        return notebooks.parse_value(text)
+    if isinstance(default, bool):
+        if lowered not in {"true", "false"}:
+            raise ValueError(f"parameter {name!r} is a flag: give true or false, not {text!r}")
+        return lowered == "true"
+    if isinstance(default, int | float):
+        kinds = (int,) if isinstance(default, int) else (int, float)
+        for kind in kinds:
+            with contextlib.suppress(ValueError):
+                return kind(text) if kind is int else float(text)
+        what = "an integer" if kinds == (int,) else "a number"
+        raise ValueError(f"parameter {name!r} must be {what} (its default is {default!r}), "
+                         f"got {text!r}")
+    if isinstance(default, str):
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as err:
+        raise ValueError(f"parameter {name!r} takes a Python literal like its default "
+                         f"{default!r}, got {text!r}") from err
+    return value
+
+
+def chapter_parameters(
+    chapter: Chapter, profile: str, overrides: Sequence[tuple[str, str]] = (),
+    results_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """The parameters papermill injects into ``chapter``: the profile, ``-p NAME VALUE``
+    overrides (text, converted to the type of the default) and ``results_dir`` (absolute).
+
+    A name the parameters cell does not define, a bad profile or device raise a ValueError.
+    """
+    parameters: dict[str, Any] = {"profile": check_profile(profile)}
+    for name, text in overrides:
+        if name not in chapter.defaults:
+            raise ValueError(f"chapter {chapter.stem} has no parameter {name!r}; its parameters "
+                             f"are {', '.join(chapter.defaults)}")
+        parameters[name] = coerce_parameter(name, text, chapter.defaults[name])
+    check_profile(parameters["profile"])
+    device = parameters.get("device", "auto")
+    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+    if results_dir is not None:
+        if "results_dir" not in chapter.defaults:
+            raise ValueError(f"chapter {chapter.stem} has no parameter 'results_dir'")
+        parameters["results_dir"] = str(Path(results_dir).expanduser().resolve())
+    return parameters
+
+
+def summary_path(chapter: Chapter, parameters: Mapping[str, Any]) -> Path | None:
+    """Where ``chapter`` writes its summary (``results_dir`` is relative to its folder)."""
+    results = parameters.get("results_dir", chapter.defaults.get("results_dir"))
+    if not isinstance(results, str | os.PathLike):
+        return None
+    return (chapter.source.parent / results / "summaries" / f"{chapter.stem}.json").resolve()
+
+
+def run_key(chapter: Chapter, parameters: Mapping[str, Any]) -> str:
+    """16 hex digits identifying a run: the chapter's source, l2lib's code, the parameters."""
+    from l2lib.store import code_version
+
+    blob = json.dumps({
+        "chapter": chapter.stem,
+        "source": hashlib.sha256(chapter.source.read_bytes()).hexdigest(),
+        "code": code_version(),
+        "parameters": {k: parameters[k] for k in sorted(parameters)},
+        "summary": str(summary_path(chapter, parameters)),
+    }, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def recorded_run(notebook: str | Path) -> dict[str, Any] | None:
+    """The run record an executed notebook carries (None if absent, failed or unreadable)."""
+    try:
+        metadata = json.loads(Path(notebook).read_text())["metadata"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return metadata.get(RUN_METADATA, {}).get("run")
+
+
+def chapter_finished(chapter: Chapter, output: str | Path, parameters: Mapping[str, Any]) -> bool:
+    """Whether ``output`` holds a finished run of ``chapter`` with these parameters under the
+    current code, and the summary that run wrote is unchanged."""
+    return _finished(output, run_key(chapter, parameters))
+
+
+def _finished(output: str | Path, key: str) -> bool:
+    record = recorded_run(output)
+    if record is None or record.get("key") != key:
+        return False
+    if record.get("summary_sha") is None:
+        return True
+    summary = Path(record["summary"])
+    return summary.exists() and _sha(summary) == record["summary_sha"]
+
+
+@dataclass(frozen=True)
+class ChapterOutcome:
+    """What happened to one chapter: ``status`` is done, skipped (finished before) or failed."""
+
+    stem: str
+    status: str
+    output: str
+    wall_s: float
+    error: str | None = None
+
+
+def _describe(err: BaseException) -> str:
+    if hasattr(err, "ename"):  # papermill's PapermillExecutionError
+        cell = getattr(err, "exec_count", None)
+        return f"{err.ename}: {err.evalue}" + (f" (cell [{cell}])" if cell else "")
+    return f"{type(err).__name__}: {err}"
+
+
+def run_chapter(
+    chapter: Chapter, executed: str | Path, parameters: Mapping[str, Any], *,
+    force: bool = False, progress: bool = False, kernel: str = "python3", run_id: str | None = None,
+) -> ChapterOutcome:
+    """Execute ``chapter`` into ``<executed>/<stem>.ipynb`` unless that run is finished already
+    (``force`` reruns it). A failing cell gives a ``failed`` outcome, not an exception.
+
+    ``run_id``: the run key (default :func:`run_key` computed here; a batch computes it where the
+    batch starts, so that long-lived workers holding older l2lib code agree with new kernels).
+    """
+    import nbformat
+
+    from l2lib.store import code_version
+
+    key = run_key(chapter, parameters) if run_id is None else run_id
+    output = Path(executed) / f"{chapter.stem}.ipynb"
+    if not force and _finished(output, key):
+        return ChapterOutcome(chapter.stem, "skipped", str(output), 0.0)
+    partial = output.with_name(f"{chapter.stem}.partial.ipynb")
+    summary = summary_path(chapter, parameters)
+    os.environ.setdefault("L2LIB_PROGRESS", "0")  # no progress bars inside the rendered book
+    started, clock = time.time(), time.monotonic()
+    try:
+        notebooks.execute_chapter(chapter.source, partial, parameters, kernel=kernel,
+                                progress=progress)
+    except Exception as err:  # a failing cell or a dead kernel: keep the traceback notebook
+        if partial.exists():
+            os.replace(partial, output)
+        return ChapterOutcome(chapter.stem, "failed", str(output),
+                              round(time.monotonic() - clock, 1), _describe(err))
+    wrote_summary = summary is not None and summary.exists() and \
+        summary.stat().st_mtime >= started - 1
+    notebook = nbformat.read(partial, as_version=4)
+    notebook.metadata[RUN_METADATA] = {"run": {
+        "key": key,
+        "code": code_version(),
+        "parameters": dict(parameters),
+        "summary": str(summary) if wrote_summary else None,
+        "summary_sha": _sha(summary) if wrote_summary else None,
+        "wall_s": round(time.monotonic() - clock, 1),
+    }}
+    nbformat.write(notebook, partial)
+    os.replace(partial, output)
+    return ChapterOutcome(chapter.stem, "done", str(output), round(time.monotonic() - clock, 1))
+
+
+def run_chapters(
+    chapters: Sequence[Chapter], executed: str | Path, parameters: Sequence[Mapping[str, Any]],
+    *, client: Any = None, force: bool = False, progress: bool = True,
+) -> list[ChapterOutcome]:
+    """Run each chapter with its parameters (serially, or as Dask tasks on ``client``).
+
+    Serially, papermill shows a bar over each chapter's cells; on Dask, one bar counts
+    finished chapters. Outcomes come back in the order of ``chapters``.
+    """
+    if len(parameters) != len(chapters):
+        raise ValueError("give one parameter set per chapter")
+    executed = Path(executed).resolve()
+    if client is None:
+        outcomes = []
+        for chapter, params in zip(chapters, parameters, strict=True):
+            if progress:
+                print(f"{chapter.stem}: {dict(params)}", flush=True)
+            outcomes.append(run_chapter(chapter, executed, params, force=force,
+                                        progress=progress))
+        return outcomes
+    calls = [((c, executed, p), {"force": force, "run_id": run_key(c, p)})
+             for c, p in zip(chapters, parameters, strict=True)]
+    return _on_dask(client, run_chapter, calls, [f"chapter-{c.stem}" for c in chapters],
+                    progress, "chapters")
+
+
+# ------------------------------------------------------------------------------------- Dask
+
+@contextlib.contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A Dask client: on the scheduler at ``scheduler`` (e.g. ``tcp://host:8786``), else on a
+    local cluster of ``workers`` processes (default 2) with one thread each."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and workers is not None:
+        raise ValueError("give either a scheduler address or a number of local workers, not both")
+    if scheduler is not None:
+        with Client(scheduler) as client:
+            yield client
+        return
+    n = 2 if workers is None else int(workers)
+    if n < 1:
+        raise ValueError(f"the number of workers must be >= 1, got {workers}")
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        yield client
+
+
+def _on_dask(
+    client: Any, function: Callable[..., Any], calls: Sequence[tuple[tuple, dict]],
+    names: Sequence[str], progress: bool, desc: str,
+) -> list[Any]:
+    """Submit ``function(*args, **kwargs)`` per call; results in call order. A task that
+    raises (a worker died, a bug) raises here after the others have finished."""
+    from distributed import as_completed
+
+    stamp = f"{os.getpid()}-{time.monotonic_ns()}"
+    futures = [client.submit(function, *args, pure=False, key=f"l2lib-{name}-{stamp}", **kwargs)
+               for (args, kwargs), name in zip(calls, names, strict=True)]
+    bar = tqdm(total=len(futures), desc=desc, disable=not progress)
+    for _ in as_completed(futures):
+        bar.update()
+    bar.close()
+    errors = [f.exception() for f in futures if f.status == "error"]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+# ------------------------------------------------------------------------------------- sweeps
+
+SWEEP_KINDS = ("warm", "independent")
+WARM_DIRECTIONS = ("up", "down", "both")
+_TOP_KEYS = {"name", "kind", "direction", "dataset", "datasets", "data_root", "n_train",
+             "n_test", "device", "seeds", "seeds_per_task", "jitter", "lam_blocks",
+             "max_members", "model", "train", "lams"}
+_MODEL_KEYS = {"hidden", "activation", "bias"}
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One independent unit of a sweep config: a model, a dataset, seeds and a λ grid.
+
+    ``direction`` is up, down or both (a warm up-then-down pair) for warm sweeps and
+    ``independent`` for cold ones. ``device`` and ``data_root`` do not enter the store key.
+    """
+
+    name: str
+    direction: str
+    dataset: str
+    hidden: tuple[int, ...]
+    activation: str
+    bias: bool
+    seeds: tuple[int, ...]
+    lams: tuple[float, ...]
+    train: Any  # l2lib.train.TrainConfig
+    jitter: float = 0.0
+    n_train: int | None = None
+    n_test: int | None = None
+    max_members: int = 64
+    data_root: str | None = None
+    device: str = "auto"
+
+    def key(self) -> dict[str, Any]:
+        """What determines the result besides λ, the train config and jitter."""
+        return {"model": "mlp", "hidden": list(self.hidden), "activation": self.activation,
+                "bias": self.bias, "seeds": list(self.seeds),
+                "data": {"name": self.dataset, "n_train": self.n_train, "n_test": self.n_test}}
+
+
+@dataclass
+class SweepOutcome:
+    """A finished sweep task: its results per direction, their stores, points computed now."""
+
+    task: SweepTask
+    results: dict[str, Any]  # direction → l2lib.sweep.SweepResult
+    stores: dict[str, str]
+    computed: int
+    total: int
+
+
+def _positive(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"sweep config: {name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _table(config: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = config.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ValueError(f"sweep config: [{key}] must be a table of settings, got {value!r}")
+    return dict(value)
+
+
+def _grid(spec: Mapping[str, Any]) -> list[float]:
+    import numpy as np
+
+    from l2lib.train.sweep import check_grid
+
+    if "values" in spec:
+        if set(spec) - {"values"}:
+            raise ValueError("sweep config: [lams] takes either values = [...] or "
+                             "start/stop/num, not both")
+        values = spec["values"]
+    elif {"start", "stop", "num"} <= set(spec) and not set(spec) - {"start", "stop", "num"}:
+        if not isinstance(spec["num"], int) or spec["num"] < 1:
+            raise ValueError(f"sweep config: [lams] num must be a positive integer, got "
+                             f"{spec['num']!r}")
+        values = np.linspace(float(spec["start"]), float(spec["stop"]), spec["num"])
+    else:
+        raise ValueError("sweep config: [lams] needs values = [...] or start, stop and num "
+                         f"(got keys {sorted(spec)})")
+    return [float(v) for v in check_grid(values)]
+
+
+def _train_config(spec: Mapping[str, Any]) -> Any:
+    from l2lib.train.loop import TrainConfig
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(spec) - fields
+    if unknown:
+        raise ValueError(f"sweep config: unknown [train] setting(s) {sorted(unknown)}; "
+                         f"known: {sorted(fields)}")
+    spec = dict(spec)
+    if spec.get("batch_size") == "full":
+        spec["batch_size"] = None  # TOML has no null
+    return TrainConfig(**spec)
+
+
+def _architectures(hidden: Any) -> list[tuple[int, ...]]:
+    if isinstance(hidden, list) and hidden and all(isinstance(h, list) for h in hidden):
+        archs = hidden
+    elif isinstance(hidden, list) and all(isinstance(h, int) for h in hidden):
+        archs = [hidden]
+    else:
+        raise ValueError("sweep config: [model] hidden must be a list of layer widths, e.g. "
+                         f"[32, 32], or a list of such lists, got {hidden!r}")
+    for arch in archs:
+        if not arch or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0
+                               for w in arch):
+            raise ValueError(f"sweep config: hidden layer widths must be positive integers, "
+                             f"got {arch!r}")
+    return [tuple(a) for a in archs]
+
+
+def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
+    """The tasks of a sweep config (see ``l2lib sweep --help`` for the format): every
+    dataset × architecture × seed group, and for independent sweeps every block of the grid."""
+    from l2lib.data import DATASETS
+    from l2lib.models.mlp import ACTIVATIONS
+
+    unknown = set(config) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"sweep config: unknown setting(s) {sorted(unknown)}; known: "
+                         f"{sorted(_TOP_KEYS)}")
+    name = config.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ValueError("sweep config: name = '...' is required (letters, digits, '_', '.', "
+                         f"'-'), got {name!r}")
+    kind = config.get("kind", "warm")
+    if kind not in SWEEP_KINDS:
+        raise ValueError(f"sweep config: kind must be one of {SWEEP_KINDS}, got {kind!r}")
+    direction = config.get("direction", "up" if kind == "warm" else "independent")
+    if kind == "warm" and direction not in WARM_DIRECTIONS:
+        raise ValueError(f"sweep config: direction must be one of {WARM_DIRECTIONS}, "
+                         f"got {direction!r}")
+    if kind == "independent" and direction != "independent":
+        raise ValueError("sweep config: direction applies to warm sweeps only")
+    if "dataset" in config and "datasets" in config:
+        raise ValueError("sweep config: give dataset = '...' or datasets = [...], not both")
+    datasets = config.get("datasets", [config.get("dataset", "digits")])
+    if isinstance(datasets, str) or not datasets:
+        raise ValueError(f"sweep config: datasets must be a non-empty list, got {datasets!r}")
+    for d in datasets:
+        if d not in DATASETS:
+            raise ValueError(f"sweep config: unknown dataset {d!r}; choose from {DATASETS}")
+    model = _table(config, "model")
+    if set(model) - _MODEL_KEYS:
+        raise ValueError(f"sweep config: unknown [model] setting(s) "
+                         f"{sorted(set(model) - _MODEL_KEYS)}; known: {sorted(_MODEL_KEYS)}")
+    activation = model.get("activation", "sigmoid")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"sweep config: unknown activation {activation!r}; choose from "
+                         f"{sorted(ACTIVATIONS)}")
+    archs = _architectures(model.get("hidden", [32]))
+    seeds = config.get("seeds", [0])
+    if (not isinstance(seeds, list) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        raise ValueError(f"sweep config: seeds must be a non-empty list of integers, got "
+                         f"{seeds!r}")
+    per_task = config.get("seeds_per_task", len(seeds))
+    if not isinstance(per_task, int) or per_task < 1:
+        raise ValueError(f"sweep config: seeds_per_task must be a positive integer, got "
+                         f"{per_task!r}")
+    blocks = config.get("lam_blocks", 1)
+    if not isinstance(blocks, int) or blocks < 1:
+        raise ValueError(f"sweep config: lam_blocks must be a positive integer, got {blocks!r}")
+    if blocks > 1 and kind == "warm":
+        raise ValueError("sweep config: lam_blocks needs kind = 'independent' (a warm sweep "
+                         "visits its grid in order and cannot be split)")
+    jitter = float(config.get("jitter", 0.0))
+    if kind == "independent" and jitter:
+        raise ValueError("sweep config: jitter applies to warm sweeps only")
+    grid = _grid(_table(config, "lams"))
+    if blocks > len(grid):
+        raise ValueError(f"sweep config: lam_blocks = {blocks} exceeds the {len(grid)} grid "
+                         "points")
+    train = _train_config(_table(config, "train"))
+    common = {"activation": activation, "bias": bool(model.get("bias", True)), "train": train,
+              "jitter": jitter, "n_train": config.get("n_train"), "n_test": config.get("n_test"),
+              "max_members": _positive(config.get("max_members", 64), "max_members"),
+              "data_root": config.get("data_root"), "device": config.get("device", "auto")}
+    tasks = []
+    groups = [seeds[i:i + per_task] for i in range(0, len(seeds), per_task)]
+    bounds = [round(i * len(grid) / blocks) for i in range(blocks + 1)]
+    for dataset in dict.fromkeys(datasets):
+        for arch in dict.fromkeys(archs):
+            for group in groups:
+                for b in range(blocks):
+                    label = [name, dataset, "h" + "x".join(map(str, arch)), activation,
+                             "s" + "_".join(map(str, group))]
+                    if blocks > 1:
+                        label.append(f"block{b}")
+                    tasks.append(SweepTask(name="-".join(label), direction=direction,
+                                           dataset=dataset, hidden=arch, seeds=tuple(group),
+                                           lams=tuple(grid[bounds[b]:bounds[b + 1]]), **common))
+    return tasks
+
+
+def load_sweep_config(path: str | Path) -> dict[str, Any]:
+    """A sweep config from a TOML (``.toml``) or JSON (``.json``) file."""
+    import tomllib
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"sweep config {path} does not exist")
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(path.read_text())
+        if path.suffix == ".json":
+            config = json.loads(path.read_text())
+            if not isinstance(config, dict):
+                raise ValueError("the top level must be an object")
+            return config
+    except (tomllib.TOMLDecodeError, ValueError) as err:
+        raise ValueError(f"sweep config {path} is malformed: {err}") from err
+    raise ValueError(f"sweep config {path}: use a .toml or .json file")
+
+
+def run_sweep_task(task: SweepTask, results_dir: str | Path,
+                   progress: bool | None = None) -> SweepOutcome:
+    """Run one sweep task into ``<results_dir>/store`` (resuming what is stored already).
+
+    Warm sweeps start from a fresh initialisation; ``both`` sweeps up, then down from where the
+    upward sweep ended (the store layout of :func:`l2lib.onset.hysteresis_sweeps`). Observed at
+    every point: weight norm, train/test accuracy, training error and objective.
+    """
+    import numpy as np
+
+    from l2lib.data import load_dataset
+    from l2lib.experiments.onset import classification_observer
+    from l2lib.models.mlp import mlp
+    from l2lib.runtime import resolve_device
+    from l2lib.store import open_store
+    from l2lib.train.sweep import independent_sweep, warm_sweep
+
+    device = resolve_device(task.device)
+    data = load_dataset(task.dataset, root=task.data_root, device=device, n_train=task.n_train,
+                        n_test=task.n_test)
+    root = Path(results_dir) / "store"
+    observe = classification_observer(data)
+
+    def make(seeds: Sequence[int]) -> Any:
+        return mlp(data.input_dim, list(task.hidden), data.n_classes, seeds=list(seeds),
+                   activation=task.activation, bias=task.bias, dtype=data.x_train.dtype,
+                   device=device)
+
+    lams = np.asarray(task.lams)
+    results, stores, computed = {}, {}, 0
+    if task.direction == "independent":
+        store = open_store(root, task.name, {"key": task.key(), "lams": lams,
+                                             "config": task.train})
+        chunks = -(-len(lams) * len(task.seeds) // task.max_members)
+        computed = chunks - min(store.finished(), chunks)
+        results["independent"] = independent_sweep(
+            make, data.x_train, data.y_train, lams, task.seeds, config=task.train,
+            observe=observe, max_members=task.max_members, store=store,
+            progress=task.name if progress is None else progress)
+        stores["independent"] = str(store.path)
+        return SweepOutcome(task, results, stores, computed, chunks)
+    common = {"key": task.key(), "lams": lams, "config": task.train, "jitter": task.jitter}
+    model = make(task.seeds)
+    for direction in ("up", "down") if task.direction == "both" else (task.direction,):
+        store = open_store(root, f"{task.name}-{direction}", common)
+        computed += len(lams) - min(store.finished(), len(lams))
+        result = warm_sweep(model, data.x_train, data.y_train, lams, config=task.train,
+                            observe=observe, direction=direction, jitter=task.jitter,
+                            store=store, progress=f"{task.name} {direction}"
+                            if progress is None else progress)
+        results[direction] = result.ascending() if direction == "down" else result
+        stores[direction] = str(store.path)
+    return SweepOutcome(task, results, stores, computed, len(lams) * len(results))
+
+
+def run_sweep(tasks: Sequence[SweepTask], results_dir: str | Path, *, client: Any = None,
+              progress: bool = True) -> list[SweepOutcome]:
+    """Run sweep tasks serially (with the library's progress bars) or as Dask tasks."""
+    names = [t.name for t in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError("two sweep tasks share a store name; list each dataset, architecture "
+                         "and seed once")
+    results_dir = Path(results_dir).resolve()
+    if client is None:
+        return [run_sweep_task(t, results_dir, None if progress else False) for t in tasks]
+    return _on_dask(client, run_sweep_task, [((t, results_dir, False), {}) for t in tasks],
+                    [f"sweep-{t.name}" for t in tasks], progress, "sweep tasks")

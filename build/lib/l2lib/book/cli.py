@@ -1,0 +1,316 @@
+"""The ``l2lib`` command line (also ``python -m l2lib``): batch runs, sweeps, results, report.
+
+    l2lib run [CHAPTER ...] [--profile P] [-p NAME VALUE ...] [--workers N | --scheduler ADDR]
+    l2lib chapters                      the chapters and their parameters
+    l2lib sweep CONFIG.toml             a library sweep from a config file, into the store
+    l2lib results list | clear NAME ... [--all] [--stale] --yes
+    l2lib report                        the "Does it reproduce?" page
+
+Finished work is never recomputed: chapters whose executed notebook records the same parameters
+and code (``--force`` reruns them), sweep points already in the store. An interrupted batch
+resumes when it is run again. ``--workers N`` runs chapters or sweep tasks as tasks on a local
+Dask cluster of N processes; ``--scheduler tcp://host:8786`` on an existing Dask cluster (e.g. one
+started by dask-jobqueue on Slurm; workers need l2lib and the same file system).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+SWEEP_HELP = """\
+A sweep config (TOML, or JSON with the same keys) describes a library sweep of MLP classifiers:
+
+    name = "digits-tanh"        # store name prefix (letters, digits, _ . -)
+    kind = "warm"               # warm (adiabatic) | independent (every λ from its own init)
+    direction = "both"          # warm: up | down | both (up, then down from where it ended)
+    datasets = ["digits"]       # or dataset = "mnist"; data_root = "..." for MNIST files
+    seeds = [0, 1, 2, 3]        # ensemble members (one seed each)
+    seeds_per_task = 2          # members trained together in one task (default: all)
+    jitter = 0.0                # warm: noise kick before each point
+    lam_blocks = 1              # independent: split the λ grid into this many tasks
+    device = "cpu"              # auto | cpu | cuda
+
+    [model]
+    hidden = [[32], [32, 32]]   # one architecture [32, 32] or a list of them
+    activation = "tanh"
+
+    [train]                     # fields of l2lib.train.TrainConfig
+    loss = "cross_entropy"
+    optimizer = "sgd"
+    lr = 0.5
+    batch_size = "full"         # an integer, or "full"
+    max_epochs = 300
+
+    [lams]
+    start = 0.0                 # or values = [0.0, 0.05, ...]
+    stop = 1.0
+    num = 21
+
+Tasks are every dataset × architecture × seed group (× λ block); each is stored in
+<results>/store/<name>-<dataset>-h<widths>-<activation>-s<seeds>[-<direction>|-block<i>]-<key>.
+"""
+
+
+class CliError(Exception):
+    """A user error; printed as ``l2lib: error: ...`` with exit status 2."""
+
+
+def _add_dask(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="run tasks on a local Dask cluster of N worker processes")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run tasks on the Dask scheduler at ADDRESS (e.g. tcp://host:8786)")
+
+
+def _add_results(parser: argparse.ArgumentParser, default: str | None = "results") -> None:
+    parser.add_argument("--results", default=default, metavar="DIR",
+                        help="results folder (store/ and summaries/)"
+                        + (f"; default: {default}" if default else
+                           "; default: the chapters' own results_dir (../../results)"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="l2lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="execute chapters with papermill",
+                         description="Execute chapters (all by default) with papermill into "
+                         "<book>/executed/, skipping those already run with the same "
+                         "parameters and code.")
+    run.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                     help="file stem (01_onset), number (01 or 1) or name (onset)")
+    run.add_argument("--chapter", action="append", default=[], dest="more_chapters",
+                     metavar="CHAPTER", help="another chapter (repeatable)")
+    run.add_argument("--profile", default="quick", help="smoke, quick (default) or paper")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"), help="set a parameter of the chapters' "
+                     "parameters cell, as papermill -p does (repeatable)")
+    run.add_argument("--book", default="book", help="the book folder (default: book)")
+    _add_results(run, default=None)
+    run.add_argument("--force", action="store_true", help="rerun chapters that are finished")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_dask(run)
+
+    chapters = sub.add_parser("chapters", help="list the chapters and their parameters")
+    chapters.add_argument("--book", default="book", help="the book folder (default: book)")
+
+    sweep = sub.add_parser("sweep", help="run a library sweep from a config file",
+                           description="Run the sweep a TOML or JSON config file describes "
+                           "into <results>/store, resuming stored points.",
+                           epilog=SWEEP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("config", help="a .toml or .json sweep config")
+    _add_results(sweep)
+    sweep.add_argument("--dry-run", action="store_true", help="list the tasks, run nothing")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_dask(sweep)
+
+    results = sub.add_parser("results", help="list or clear stored results")
+    rsub = results.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = rsub.add_parser("list", help="stores (name, key, points, code) and summaries")
+    _add_results(listing)
+    clear = rsub.add_parser("clear", help="remove stores")
+    clear.add_argument("names", nargs="*", metavar="NAME",
+                       help="store name, name-key folder, or a shell pattern (e.g. 'linear-*')")
+    clear.add_argument("--all", action="store_true", help="every store")
+    clear.add_argument("--stale", action="store_true",
+                       help="stores written by another version of l2lib's code")
+    clear.add_argument("--yes", action="store_true", help="really remove (else: only list)")
+    _add_results(clear)
+
+    rep = sub.add_parser("report", help='write the "Does it reproduce?" page',
+                         description="Write the reproducibility page from the chapters' "
+                         "summaries: <results>/summaries/*.json, and a paper-profile run's.")
+    _add_results(rep)
+    rep.add_argument("--paper-results", metavar="DIR",
+                     help="results folder of a run in the paper profile (default: none)")
+    rep.add_argument("--book", default="book", help="book folder, for chapter titles")
+    rep.add_argument("--output", default="book/executed/reproducibility.md", metavar="FILE",
+                     help="the page (default: book/executed/reproducibility.md)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 a task failed, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = {"run": _run, "chapters": _chapters, "sweep": _sweep, "results": _results,
+               "report": _report}[args.command]
+    try:
+        return command(args)
+    except (CliError, ValueError, FileNotFoundError) as err:
+        print(f"l2lib {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _client(args: argparse.Namespace):
+    from contextlib import nullcontext
+
+    from l2lib.book.batch import dask_client
+
+    if args.workers is None and args.scheduler is None:
+        return nullcontext(None)
+    return dask_client(args.scheduler, args.workers)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from l2lib.book.batch import chapter_parameters, find_chapters, run_chapters, select_chapters
+
+    chapters = select_chapters(find_chapters(args.book),
+                               [*args.chapters, *args.more_chapters])
+    parameters = [chapter_parameters(c, args.profile, args.parameter, args.results)
+                  for c in chapters]
+    with _client(args) as client:
+        outcomes = run_chapters(chapters, Path(args.book) / "executed", parameters,
+                                client=client, force=args.force, progress=not args.no_progress)
+    for o in outcomes:
+        detail = f"{o.wall_s:.0f} s" if o.status == "done" else (
+            "finished before, not rerun (--force reruns)" if o.status == "skipped" else o.error)
+        print(f"{o.stem:<24} {o.status:<8} {detail}  → {o.output}")
+    failed = [o.stem for o in outcomes if o.status == "failed"]
+    if failed:
+        print(f"failed: {', '.join(failed)} (the executed notebooks show the traceback)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _chapters(args: argparse.Namespace) -> int:
+    from l2lib.book.batch import find_chapters
+
+    for chapter in find_chapters(args.book):
+        print(f"{chapter.stem}: {chapter.title}")
+        for name, value in chapter.defaults.items():
+            print(f"    {name} = {value!r}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from l2lib.book.batch import load_sweep_config, run_sweep, sweep_tasks
+
+    tasks = sweep_tasks(load_sweep_config(args.config))
+    if args.dry_run:
+        for t in tasks:
+            print(f"{t.name}: {t.direction}, λ {t.lams[0]:g}…{t.lams[-1]:g} ({len(t.lams)} "
+                  f"points), seeds {list(t.seeds)}")
+        return 0
+    with _client(args) as client:
+        outcomes = run_sweep(tasks, args.results, client=client, progress=not args.no_progress)
+    for o in outcomes:
+        for direction, path in o.stores.items():
+            acc = o.results[direction].mean("test_acc")
+            print(f"{Path(path).name}: {len(acc)} points, test accuracy "
+                  f"{acc[0]:.3f} at λ={o.task.lams[0]:g} … {acc[-1]:.3f} at "
+                  f"λ={o.task.lams[-1]:g}")
+    computed = sum(o.computed for o in outcomes)
+    total = sum(o.total for o in outcomes)
+    print(f"{len(outcomes)} task(s): {computed} of {total} points/chunks computed now, "
+          f"{total - computed} taken from the store")
+    return 0
+
+
+_STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
+
+
+def _stores(results: Path) -> list[tuple[Path, str, str, dict]]:
+    """(folder, name, key, config.json) of every store under ``results/store``."""
+    import json
+
+    found = []
+    root = results / "store"
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        match = _STORE_DIR.match(path.name)
+        if path.is_dir() and match:
+            try:
+                meta = json.loads((path / "config.json").read_text())
+            except (OSError, ValueError):
+                meta = {}
+            found.append((path, match["name"], match["key"], meta))
+    return found
+
+
+def _points(path: Path) -> int:
+    present = {int(m.group(1)) for p in path.iterdir()
+               if (m := re.search(r"point-(\d{5})\.pt$", p.name))}
+    n = 0
+    while n in present:
+        n += 1
+    return n
+
+
+def _results(args: argparse.Namespace) -> int:
+    from l2lib.store import code_version
+
+    results = Path(args.results)
+    stores = _stores(results)
+    current = code_version()
+    if args.action == "list":
+        import json
+
+        print(f"stores under {results / 'store'} (current code {current}):")
+        for path, name, key, meta in stores:
+            code = meta.get("code", "?")
+            config = json.dumps(meta.get("config", {}), sort_keys=True)
+            print(f"  {name:<40} {key}  {_points(path):>4} points  code {code}"
+                  f"{'' if code == current else ' (stale)'}  "
+                  f"{config[:70] + '…' if len(config) > 70 else config}")
+        if not stores:
+            print("  (none)")
+        from l2lib.book.reproduce import format_wall, load_summaries
+
+        summaries = load_summaries(results)
+        print(f"chapter summaries under {results / 'summaries'}:")
+        for chapter, s in summaries.items():
+            prov = s["provenance"]
+            print(f"  {chapter:<24} profile {prov.get('profile')}, {prov.get('device')}, "
+                  f"{format_wall(prov.get('wall_s'))}, {prov.get('utc')}, "
+                  f"{len(s['findings'])} findings")
+        if not summaries:
+            print("  (none)")
+        return 0
+    if not (args.names or args.all or args.stale):
+        raise CliError("name the stores to clear, or give --all or --stale")
+    from fnmatch import fnmatchcase
+
+    chosen = [s for s in stores if args.all
+              or (args.stale and s[3].get("code") != current)
+              or any(fnmatchcase(s[1], n) or s[0].name == n for n in args.names)]
+    unmatched = [n for n in args.names
+                 if not any(fnmatchcase(s[1], n) or s[0].name == n for s in stores)]
+    if unmatched:
+        names = sorted({s[1] for s in stores})
+        raise CliError(f"no store matches {unmatched}; stores: {names or 'none'}")
+    for path, *_ in chosen:
+        print(f"{'removing' if args.yes else 'would remove'} {path}")
+    if not args.yes:
+        print(f"{len(chosen)} store(s) selected; nothing removed: add --yes to remove them")
+        return 1 if chosen else 0
+    for path, *_ in chosen:
+        shutil.rmtree(path)
+    print(f"removed {len(chosen)} store(s)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from l2lib.book.batch import Chapter
+    from l2lib.book.reproduce import load_summaries, write_page
+
+    sources = sorted(Path(args.book, "chapters").glob("[0-9]*.py"))
+    titles = {s.stem: Chapter(s.stem, s, {}).title for s in sources}
+    if not load_summaries(args.results):
+        print(f"l2lib report: warning: no chapter summaries under {args.results}/summaries",
+              file=sys.stderr)
+    path = write_page(args.results, args.output, args.paper_results, titles)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
