@@ -12,7 +12,13 @@ STAMP := $(VENV)/.installed
 REPORT = $(PY) -m l2lib report --results results \
 	$(if $(wildcard $(PAPER_RESULTS)/summaries),--paper-results $(PAPER_RESULTS))
 
-.PHONY: venv test lint book chapters html lab bench clean
+# MathJax served from the built book (no CDN, so formulas render offline): npm's package, once
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_vendor/mathjax
+# JupyterLab and jupytext for editing the chapters, installed once
+LAB_STAMP := $(VENV)/.lab-installed
+
+.PHONY: venv test lint book chapters html lab bench clean mathjax
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,18 +37,34 @@ chapters: $(STAMP)
 	$(PY) -m l2lib run --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 	$(REPORT)
 
-html: $(STAMP)
+$(MATHJAX)/tex-mml-chtml.js:
+	@command -v npm >/dev/null || { echo "make mathjax needs npm (Debian: apt-get install npm)"; exit 1; }
+	rm -rf $(MATHJAX) && mkdir -p $(MATHJAX)
+	cd $(MATHJAX) && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
+		&& tar xzf mathjax-$(MATHJAX_VERSION).tgz --strip-components=1 package/LICENSE \
+		&& tar xzf mathjax-$(MATHJAX_VERSION).tgz --strip-components=2 package/es5/tex-mml-chtml.js \
+			package/es5/input package/es5/output/chtml package/es5/a11y package/es5/ui \
+			package/es5/sre package/es5/adaptors \
+		&& rm mathjax-$(MATHJAX_VERSION).tgz
+
+mathjax: $(MATHJAX)/tex-mml-chtml.js
+
+html: $(STAMP) mathjax
 	$(REPORT)
 	$(VENV)/bin/jupyter-book build book --path-output .
 	@echo "The book is in _build/html/index.html"
 
 book: chapters html
 
-lab: $(STAMP)
+# jupytext.toml (repository root) keeps saves from JupyterLab byte-identical to the sources
+$(LAB_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[lab]'
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	@touch $@
+
+lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab book/chapters
 
 bench: $(STAMP)

@@ -60,7 +60,7 @@ def test_legacy_agree_maps_to_three_verdicts_and_new_records_keep_five():
 def test_page_shows_five_verdicts_with_legend_tally_and_second_profile(tmp_path):
     quick, second = tmp_path / "quick", tmp_path / "reference"
     summary(quick, "01_onset", "quick", CPU, five_verdicts(), wall=150.0)
-    summary(quick, "02_curvature", "quick", CPU, [])
+    summary(quick, "02_curvature", "quick", CPU, [], wall=0.4)
     # an older summary (report.Finding: agree only) with a "|" and a "<" in its cells
     summary(quick, "03_regimes", "quick", CPU,
             [report.Finding("plateaus | steps", "P < N* [paper]", "3 plateaus", None, "n > 2")])
@@ -94,8 +94,8 @@ def test_page_shows_five_verdicts_with_legend_tally_and_second_profile(tmp_path)
     assert (f"Run: quick profile: `{CPU}`, 2.5 min; reference profile: `{GPU}`, 2.0 h."
             in lines)
     assert "Run: quick profile: `cpu (x86_64)`, 0 s; reference profile: not run." in lines
-    assert page.count(GPU) == 1 and "Verdicts: quick profile ✓ 1 ✗ 1 ? 1 – 1 ≡ 1; " \
-        "reference profile ✓ 2 ✗ 1." in lines
+    assert page.count(GPU) == 1 and "Verdicts — quick profile: ✓ 1 ✗ 1 ? 1 – 1 ≡ 1; " \
+        "reference profile: ✓ 2 ✗ 1." in lines
     onset = table_rows(page, "Onset of learning")
     assert len(onset) == 5 and all(len(r) == 4 for r in onset)  # four columns, no device
     assert onset[0] == ["λ_c for D = 2", "λ_c = 0.794 [theory]", "✓ λ_c = 0.79 — *within 5 %*",

@@ -246,10 +246,10 @@ def render_page(
         if not chapter_rows:
             lines += ["This chapter records no findings yet.", ""]
             continue
-        lines += [f"Verdicts: {label} {_compact_tally(tally([r.main for r in chapter_rows]))}; "
-                  f"{second} "
-                  + (_compact_tally(tally([r.paper_run for r in chapter_rows])) if p_run
-                     else NOT_RUN) + ".", "",
+        second_tally = (_compact_tally(tally([r.paper_run for r in chapter_rows])) if p_run
+                        else NOT_RUN)
+        lines += [f"Verdicts — {label}: {_compact_tally(tally([r.main for r in chapter_rows]))}; "
+                  f"{second}: {second_tally}.", "",
                   f"| finding | paper reports | {label} | {second} |", "|---|---|---|---|"]
         for r in chapter_rows:
             lines.append(f"| {cell_text(r.finding)} | {cell_text(r.paper)} | {_value(r.main)} | "
