@@ -56,16 +56,19 @@ html: $(STAMP) mathjax
 
 book: chapters html
 
-# jupytext.toml (repository root) keeps saves from JupyterLab byte-identical to the sources
+# A save in JupyterLab leaves an unchanged chapter byte-identical: jupytext.toml (found only
+# inside the server's root, hence root_dir = the repository) drops jupytext's version lines, and
+# the kernel's display name is the one the chapters' headers record ("Python 3").
 $(LAB_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[lab]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3"
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $@
 
 lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab book/chapters
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ContentsManager.preferred_dir=book/chapters
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -9,6 +9,7 @@ import inspect
 import json
 import pkgutil
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,53 @@ def test_every_chapter_cites_and_the_bibliography_renders(built_book):
         targets = re.findall(r'href="\.\./bibliography\.html#([^"]+)"', page)
         assert targets, f"{source.stem} cites nothing: cite the papers with {{cite}}`key`"
         assert set(targets) <= anchors, f"{source.stem}: citations link to missing entries"
+
+
+# --------------------------------------------------------------------------------------------
+# Editing the chapters in JupyterLab (jupytext.toml): a save that changes no cell changes no byte
+
+LAB_KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}  # make lab
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_round_trips_through_jupytext_byte_identical(source):
+    import jupytext
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(source.resolve()))
+    assert config is not None, "jupytext.toml (repository root) not found"
+    text = source.read_text()
+    notebook = jupytext.read(source, config=config)
+    assert jupytext.writes(notebook, fmt="py:percent", config=config) == text
+    # the negative control: without the configuration a save adds the version lines
+    assert "jupytext_version" in jupytext.writes(jupytext.read(source), fmt="py:percent")
+
+
+def test_jupyterlab_save_through_the_contents_api_leaves_chapters_unchanged(tmp_path):
+    """What JupyterLab does on open and save: GET and PUT the chapter through jupytext's
+    contents manager (as JSON, with the kernel metadata `make lab`'s kernel sets). The manager
+    finds jupytext.toml only inside the server's root: `make lab` roots it at the repository."""
+    pytest.importorskip("jupyter_server", reason="needs the 'lab' extra (make lab)")
+    import asyncio
+
+    from jupytext.async_contentsmanager import AsyncTextFileContentsManager
+
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    shutil.copytree(ROOT / "book" / "chapters", tmp_path / "book" / "chapters")
+    manager = AsyncTextFileContentsManager(root_dir=str(tmp_path))
+
+    async def open_and_save(path: str) -> None:
+        model = await manager.get(path, content=True, type="notebook")
+        content = json.loads(json.dumps(model["content"]))  # as the browser sends it back
+        content["metadata"]["kernelspec"] = dict(LAB_KERNELSPEC)
+        content["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+        for cell in content["cells"]:
+            cell["metadata"]["trusted"] = True
+        await manager.save({"type": "notebook", "format": "json", "content": content}, path)
+
+    for source in CHAPTERS:
+        path = f"book/chapters/{source.name}"
+        asyncio.run(open_and_save(path))
+        saved = (tmp_path / path).read_text()
+        assert saved == source.read_text(), f"saving {source.name} in JupyterLab changes it"
+        assert not (tmp_path / path).with_suffix(".ipynb").exists()  # no paired .ipynb
