@@ -29,6 +29,7 @@ BOOK_KEYS = {"ersoy2025geometry", "ersoy2025hierarchical", "ziyin2022exact", "ge
              "spigler2019jamming", "garipov2018loss", "draxler2018essentially", "higgins2017beta",
              "burda2016importance", "clauset2009power"}
 CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+SVG_MAX_BYTES = 3_000_000  # one figure; larger ones make a page slow to open
 
 
 def public_names(module: ModuleType) -> list[str]:
@@ -54,13 +55,19 @@ def test_chapter_executes_cleanly(built_book, source):
     tags = [cell.metadata.get("tags", []) for cell in executed.cells]
     assert any("parameters" in t for t in tags), "papermill needs a cell tagged 'parameters'"
     assert any({"injected-parameters", "remove-cell"} <= set(t) for t in tags)
-    images = 0
+    figures = 0
     for cell in executed.cells:
         for out in cell.get("outputs", []):
             assert out.output_type != "error", out
             assert not (out.output_type == "stream" and out.name == "stderr"), out.text
-            images += "image/png" in out.get("data", {})
-    assert images >= 1
+            data = out.get("data", {})
+            assert "image/png" not in data, "a PNG figure: figures are SVG (plots.use_style)"
+            if "image/svg+xml" in data:
+                figures += 1
+                assert len(data["image/svg+xml"]) < SVG_MAX_BYTES, (
+                    f"an SVG figure of {len(data['image/svg+xml']) / 1e6:.1f} MB: draw dense "
+                    "scatter plots or images with rasterized=True")
+    assert figures >= 1
     summary = json.loads((built_book / "results" / "summaries" / f"{source.stem}.json").read_text())
     assert summary["provenance"]["profile"] == "smoke" and summary["numbers"]
 

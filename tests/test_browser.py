@@ -55,6 +55,8 @@ CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
 ERROR_OUTPUTS = ".output.traceback, .output.error, .output.stderr"
 INJECTED = ".tag_injected-parameters"
 NAVIGATION = "#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]"
+# pages whose tables must fit the 1280 px window without sideways scrolling
+FITTING_TABLES = {"executed/reproducibility.html"}
 # MathJax 3 has typeset a page once its startup promise resolves (false: no MathJax on the page)
 MATHJAX_DONE = """async () => {
     const mj = window.MathJax;
@@ -144,6 +146,7 @@ class PageView:
     typeset: int = 0  # MathJax output elements (mjx-container)
     untypeset: list[str] = field(default_factory=list)  # formulas left as TeX
     prose: str = ""  # text outside code and typeset maths
+    wide_tables: int = 0  # tables wider than their container (scrolled sideways)
 
 
 def open_page(browser: Any, base: str, path: str, screenshot: Path | None = None) -> PageView:
@@ -172,6 +175,9 @@ def open_page(browser: Any, base: str, path: str, screenshot: Path | None = None
         view.typeset = page.locator("mjx-container").count()
         view.untypeset = page.evaluate(UNTYPESET)
         view.prose = page.evaluate(PROSE)
+        view.wide_tables = page.eval_on_selector_all(
+            ".pst-scrollable-table-container, table",
+            "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).length")
         view.images = page.eval_on_selector_all(
             "img", "els => els.map(e => ({src: e.src, width: e.naturalWidth,"
                    " shown: e.getBoundingClientRect().width, complete: e.complete}))")
@@ -269,7 +275,9 @@ def link_problems(view: PageView, site: Path, base: str) -> list[str]:
 def page_problems(view: PageView, site: Path, base: str, pages: list[str]) -> list[str]:
     """All checks of one page."""
     chapter = view.path in CHAPTER_PAGES
-    return (console_problems(view) + figure_problems(view, site, base, chapter=chapter)
+    fit = ([f"{view.wide_tables} table(s) wider than the page at 1280 px"]
+           if view.path in FITTING_TABLES and view.wide_tables else [])
+    return (console_problems(view) + figure_problems(view, site, base, chapter=chapter) + fit
             + math_problems(view, chapter=chapter)
             + content_problems(view) + navigation_problems(view, pages, base)
             + link_problems(view, site, base))
