@@ -205,3 +205,27 @@ def test_jupyterlab_save_through_the_contents_api_leaves_chapters_unchanged(tmp_
         saved = (tmp_path / path).read_text()
         assert saved == source.read_text(), f"saving {source.name} in JupyterLab changes it"
         assert not (tmp_path / path).with_suffix(".ipynb").exists()  # no paired .ipynb
+
+
+# --------------------------------------------------------------------------------------------
+# MathJax served from the book (book/_ext/offline_mathjax.py, `make mathjax`)
+
+
+def test_book_uses_its_own_mathjax_and_stops_without_it(tmp_path):
+    from types import SimpleNamespace
+
+    from sphinx.errors import ConfigError
+
+    spec = importlib.util.spec_from_file_location("offline_mathjax",
+                                                  ROOT / "book" / "_ext" / "offline_mathjax.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    config = SimpleNamespace(html_static_path=["_static"], mathjax_path="https://cdn/x.js")
+    with pytest.raises(ConfigError, match="make mathjax"):
+        ext.use_local_mathjax(SimpleNamespace(srcdir=str(tmp_path)), config)
+    entry = tmp_path / ext.VENDOR / ext.ENTRY
+    entry.parent.mkdir(parents=True)
+    entry.write_text("// MathJax")
+    ext.use_local_mathjax(SimpleNamespace(srcdir=str(tmp_path)), config)
+    assert config.mathjax_path == "mathjax/tex-mml-chtml.js"  # under _static/: no network
+    assert config.html_static_path == ["_static", str(tmp_path / ext.VENDOR)]
