@@ -12,7 +12,13 @@ STAMP := $(VENV)/.installed
 REPORT = $(PY) -m l2lib report --results results \
 	$(if $(wildcard $(PAPER_RESULTS)/summaries),--paper-results $(PAPER_RESULTS))
 
-.PHONY: venv test lint book chapters html lab bench clean
+# MathJax served from the built book (no CDN, so formulas render offline): npm's package, once
+MATHJAX_VERSION := 3.2.2
+MATHJAX := book/_vendor/mathjax
+# JupyterLab and jupytext for editing the chapters, installed once
+LAB_STAMP := $(VENV)/.lab-installed
+
+.PHONY: venv test lint book chapters html lab bench clean mathjax
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,19 +37,38 @@ chapters: $(STAMP)
 	$(PY) -m l2lib run --profile $(PROFILE) $(if $(WORKERS),--workers $(WORKERS))
 	$(REPORT)
 
-html: $(STAMP)
+$(MATHJAX)/tex-mml-chtml.js:
+	@command -v npm >/dev/null || { echo "make mathjax needs npm (Debian: apt-get install npm)"; exit 1; }
+	rm -rf $(MATHJAX) && mkdir -p $(MATHJAX)
+	cd $(MATHJAX) && npm pack --silent mathjax@$(MATHJAX_VERSION) >/dev/null \
+		&& tar xzf mathjax-$(MATHJAX_VERSION).tgz --strip-components=1 package/LICENSE \
+		&& tar xzf mathjax-$(MATHJAX_VERSION).tgz --strip-components=2 package/es5/tex-mml-chtml.js \
+			package/es5/input package/es5/output/chtml package/es5/a11y package/es5/ui \
+			package/es5/sre package/es5/adaptors \
+		&& rm mathjax-$(MATHJAX_VERSION).tgz
+
+mathjax: $(MATHJAX)/tex-mml-chtml.js
+
+html: $(STAMP) mathjax
 	$(REPORT)
 	$(VENV)/bin/jupyter-book build book --path-output .
 	@echo "The book is in _build/html/index.html"
 
 book: chapters html
 
-lab: $(STAMP)
+# A save in JupyterLab leaves an unchanged chapter byte-identical: jupytext.toml (found only
+# inside the server's root, hence root_dir = the repository) drops jupytext's version lines, and
+# the kernel's display name is the one the chapters' headers record ("Python 3").
+$(LAB_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --quiet -e '.[lab]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3"
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
 		> $(VENV)/share/jupyter/lab/settings/overrides.json
-	$(VENV)/bin/jupyter lab book/chapters
+	@touch $@
+
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ContentsManager.preferred_dir=book/chapters
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'

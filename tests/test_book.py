@@ -9,6 +9,7 @@ import inspect
 import json
 import pkgutil
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,7 @@ BOOK_KEYS = {"ersoy2025geometry", "ersoy2025hierarchical", "ziyin2022exact", "ge
              "spigler2019jamming", "garipov2018loss", "draxler2018essentially", "higgins2017beta",
              "burda2016importance", "clauset2009power"}
 CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+SVG_MAX_BYTES = 3_000_000  # one figure; larger ones make a page slow to open
 
 
 def public_names(module: ModuleType) -> list[str]:
@@ -54,13 +56,19 @@ def test_chapter_executes_cleanly(built_book, source):
     tags = [cell.metadata.get("tags", []) for cell in executed.cells]
     assert any("parameters" in t for t in tags), "papermill needs a cell tagged 'parameters'"
     assert any({"injected-parameters", "remove-cell"} <= set(t) for t in tags)
-    images = 0
+    figures = 0
     for cell in executed.cells:
         for out in cell.get("outputs", []):
             assert out.output_type != "error", out
             assert not (out.output_type == "stream" and out.name == "stderr"), out.text
-            images += "image/png" in out.get("data", {})
-    assert images >= 1
+            data = out.get("data", {})
+            assert "image/png" not in data, "a PNG figure: figures are SVG (plots.use_style)"
+            if "image/svg+xml" in data:
+                figures += 1
+                assert len(data["image/svg+xml"]) < SVG_MAX_BYTES, (
+                    f"an SVG figure of {len(data['image/svg+xml']) / 1e6:.1f} MB: draw dense "
+                    "scatter plots or images with rasterized=True")
+    assert figures >= 1
     summary = json.loads((built_book / "results" / "summaries" / f"{source.stem}.json").read_text())
     assert summary["provenance"]["profile"] == "smoke" and summary["numbers"]
 
@@ -148,3 +156,77 @@ def test_every_chapter_cites_and_the_bibliography_renders(built_book):
         targets = re.findall(r'href="\.\./bibliography\.html#([^"]+)"', page)
         assert targets, f"{source.stem} cites nothing: cite the papers with {{cite}}`key`"
         assert set(targets) <= anchors, f"{source.stem}: citations link to missing entries"
+
+
+# --------------------------------------------------------------------------------------------
+# Editing the chapters in JupyterLab (jupytext.toml): a save that changes no cell changes no byte
+
+LAB_KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}  # make lab
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_round_trips_through_jupytext_byte_identical(source):
+    import jupytext
+    from jupytext.config import load_jupytext_config
+
+    config = load_jupytext_config(str(source.resolve()))
+    assert config is not None, "jupytext.toml (repository root) not found"
+    text = source.read_text()
+    notebook = jupytext.read(source, config=config)
+    assert jupytext.writes(notebook, fmt="py:percent", config=config) == text
+    # the negative control: without the configuration a save adds the version lines
+    assert "jupytext_version" in jupytext.writes(jupytext.read(source), fmt="py:percent")
+
+
+def test_jupyterlab_save_through_the_contents_api_leaves_chapters_unchanged(tmp_path):
+    """What JupyterLab does on open and save: GET and PUT the chapter through jupytext's
+    contents manager (as JSON, with the kernel metadata `make lab`'s kernel sets). The manager
+    finds jupytext.toml only inside the server's root: `make lab` roots it at the repository."""
+    pytest.importorskip("jupyter_server", reason="needs the 'lab' extra (make lab)")
+    import asyncio
+
+    from jupytext.async_contentsmanager import AsyncTextFileContentsManager
+
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    shutil.copytree(ROOT / "book" / "chapters", tmp_path / "book" / "chapters")
+    manager = AsyncTextFileContentsManager(root_dir=str(tmp_path))
+
+    async def open_and_save(path: str) -> None:
+        model = await manager.get(path, content=True, type="notebook")
+        content = json.loads(json.dumps(model["content"]))  # as the browser sends it back
+        content["metadata"]["kernelspec"] = dict(LAB_KERNELSPEC)
+        content["metadata"]["language_info"] = {"name": "python", "version": "3.11.7"}
+        for cell in content["cells"]:
+            cell["metadata"]["trusted"] = True
+        await manager.save({"type": "notebook", "format": "json", "content": content}, path)
+
+    for source in CHAPTERS:
+        path = f"book/chapters/{source.name}"
+        asyncio.run(open_and_save(path))
+        saved = (tmp_path / path).read_text()
+        assert saved == source.read_text(), f"saving {source.name} in JupyterLab changes it"
+        assert not (tmp_path / path).with_suffix(".ipynb").exists()  # no paired .ipynb
+
+
+# --------------------------------------------------------------------------------------------
+# MathJax served from the book (book/_ext/offline_mathjax.py, `make mathjax`)
+
+
+def test_book_uses_its_own_mathjax_and_stops_without_it(tmp_path):
+    from types import SimpleNamespace
+
+    from sphinx.errors import ConfigError
+
+    spec = importlib.util.spec_from_file_location("offline_mathjax",
+                                                  ROOT / "book" / "_ext" / "offline_mathjax.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    config = SimpleNamespace(html_static_path=["_static"], mathjax_path="https://cdn/x.js")
+    with pytest.raises(ConfigError, match="make mathjax"):
+        ext.use_local_mathjax(SimpleNamespace(srcdir=str(tmp_path)), config)
+    entry = tmp_path / ext.VENDOR / ext.ENTRY
+    entry.parent.mkdir(parents=True)
+    entry.write_text("// MathJax")
+    ext.use_local_mathjax(SimpleNamespace(srcdir=str(tmp_path)), config)
+    assert config.mathjax_path == "mathjax/tex-mml-chtml.js"  # under _static/: no network
+    assert config.html_static_path == ["_static", str(tmp_path / ext.VENDOR)]

@@ -1,16 +1,19 @@
-"""The built book as a reader sees it: every page opened in a real, headless browser.
+r"""The built book as a reader sees it: every page opened in a real, headless browser.
 
 The HTML of the session's smoke build (``built_book``, tests/conftest.py) is served on localhost
 and each page of the table of contents is opened in Debian's Chromium, driven by Playwright with
-that executable (never ``playwright install``). Requests leaving localhost (MathJax from its CDN)
-are answered with an empty body, so the result does not depend on the network. Each page must
-load without console errors, show every image (present, non-empty, decoded), contain no Python
-traceback, error or stderr output and no injected-parameters cell, carry a navigation that
-reaches every page of the table of contents, and have only internal links that resolve (file and
-anchor). A full-page screenshot of each page is saved under ``$L2LIB_ARTIFACTS`` (default
-``test-artifacts/`` in the repository). The checks are functions returning lists of problems;
-``test_checks_catch_a_broken_page`` shows they catch a deleted and an emptied figure, an
-injected traceback, an unhidden parameters cell and a dead link.
+that executable (never ``playwright install``), at 1280 × 900 px. Every request leaving localhost
+is blocked and reported: the book must read offline (MathJax is served from the book itself,
+``make mathjax``). Each page must load without console errors, show every image (present,
+non-empty, decoded; a PNG at ≥ 2× its displayed width), typeset every formula (MathJax output in
+each ``.math`` element, no raw ``$$``, ``\(`` or ``\[`` outside code; a chapter page has at least
+one typeset formula), contain no Python traceback, error or stderr output and no
+injected-parameters cell, carry a navigation that reaches every page of the table of contents,
+and have only internal links that resolve (file and anchor). A full-page screenshot of each page
+is saved under ``$L2LIB_ARTIFACTS`` (default ``test-artifacts/`` in the repository). The checks are
+functions returning lists of problems; ``test_checks_catch_a_broken_page`` shows they catch a
+deleted and an emptied figure, an injected traceback, an unhidden parameters cell, a dead link
+and MathJax loaded from a CDN (blocked, so the formulas stay raw TeX).
 
 Enable with ``apt-get install chromium`` and ``pip install -e '.[browser]'``; without them the
 tests skip, unless ``L2LIB_REQUIRE_BROWSER=1`` (set by .ci/run), which turns the skip into a
@@ -48,9 +51,30 @@ KNOWN_CONSOLE_NOISE = {
         "mismatch in its asset de-duplication); thebe is off in this book",
 }
 TRACEBACK = "Traceback (most recent call last)"
+CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
 ERROR_OUTPUTS = ".output.traceback, .output.error, .output.stderr"
 INJECTED = ".tag_injected-parameters"
 NAVIGATION = "#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]"
+# pages whose tables must fit the 1280 px window without sideways scrolling
+FITTING_TABLES = {"executed/reproducibility.html"}
+# MathJax 3 has typeset a page once its startup promise resolves (false: no MathJax on the page)
+MATHJAX_DONE = """async () => {
+    const mj = window.MathJax;
+    if (!mj || !mj.startup || !mj.startup.promise) return false;
+    await mj.startup.promise;
+    return true;
+}"""
+# formulas Sphinx marked for MathJax that hold no MathJax output (first characters of each)
+UNTYPESET = """() => Array.from(document.querySelectorAll("span.math, div.math"))
+    .filter(e => !e.querySelector("mjx-container")).map(e => e.textContent.trim().slice(0, 60))"""
+# the text a reader sees outside code blocks and typeset maths
+PROSE = """() => {
+    const body = document.body.cloneNode(true);
+    body.querySelectorAll("pre, code, script, style, mjx-container, .highlight")
+        .forEach(e => e.remove());
+    return body.textContent;
+}"""
+RAW_TEX = re.compile(r"\$\$|\\\(|\\\[|\\begin\{|\$[^$\s][^$]*\\[A-Za-z]+[^$]*\$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,8 +95,10 @@ def toc_pages(toc: dict[str, Any]) -> list[str]:
     return pages
 
 
-PAGES = toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
-CHAPTER_STEMS = {src.stem for src in (ROOT / "book" / "chapters").glob("[0-9]*.py")}
+# the pages to check: the repository's, or those of a reused build (L2LIB_BOOK_BUILD, conftest.py)
+BUILD_ROOT = Path(os.environ.get("L2LIB_BOOK_BUILD") or ROOT)
+PAGES = toc_pages(yaml.safe_load((BUILD_ROOT / "_toc.yml").read_text()))
+CHAPTER_STEMS = {src.stem for src in (BUILD_ROOT / "book" / "chapters").glob("[0-9]*.py")}
 CHAPTER_PAGES = [p for p in PAGES if p.startswith("executed/")
                  and p.removeprefix("executed/").removesuffix(".html") in CHAPTER_STEMS]
 
@@ -110,12 +136,17 @@ class PageView:
     console_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
-    images: list[dict[str, Any]] = field(default_factory=list)  # src, width, complete
+    images: list[dict[str, Any]] = field(default_factory=list)  # src, width, shown, complete
     text: str = ""
     error_outputs: int = 0
     injected_cells: int = 0
     navigation: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    mathjax: bool = False  # MathJax ran on the page
+    typeset: int = 0  # MathJax output elements (mjx-container)
+    untypeset: list[str] = field(default_factory=list)  # formulas left as TeX
+    prose: str = ""  # text outside code and typeset maths
+    wide_tables: int = 0  # tables wider than their container (scrolled sideways)
 
 
 def open_page(browser: Any, base: str, path: str, screenshot: Path | None = None) -> PageView:
@@ -128,20 +159,28 @@ def open_page(browser: Any, base: str, path: str, screenshot: Path | None = None
         def route(r: Any) -> None:
             if r.request.url.startswith(base):
                 r.continue_()
-            else:  # no network in tests: answer with an empty body, and note it
+            else:  # the book must read offline: block the request, and report it
                 view.external_requests.append(r.request.url)
-                r.fulfill(status=200, body="")
+                r.abort("blockedbyclient")
 
         page.route("**/*", route)
         page.on("console", lambda m: m.type == "error" and view.console_errors.append(m.text))
         page.on("pageerror", lambda e: view.console_errors.append(str(e)))
-        page.on("requestfailed", lambda r: view.failed_requests.append(f"{r.url} ({r.failure})"))
+        page.on("requestfailed", lambda r: r.url.startswith(base)
+                and view.failed_requests.append(f"{r.url} ({r.failure})"))
         page.on("response", lambda r: r.status >= 400
                 and view.failed_requests.append(f"{r.url} (HTTP {r.status})"))
         page.goto(view.url, wait_until="load")
+        view.mathjax = page.evaluate(MATHJAX_DONE)
+        view.typeset = page.locator("mjx-container").count()
+        view.untypeset = page.evaluate(UNTYPESET)
+        view.prose = page.evaluate(PROSE)
+        view.wide_tables = page.eval_on_selector_all(
+            ".pst-scrollable-table-container, table",
+            "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).length")
         view.images = page.eval_on_selector_all(
             "img", "els => els.map(e => ({src: e.src, width: e.naturalWidth,"
-                   " complete: e.complete}))")
+                   " shown: e.getBoundingClientRect().width, complete: e.complete}))")
         view.text = page.inner_text("body")
         view.error_outputs = page.locator(ERROR_OUTPUTS).count()
         view.injected_cells = page.locator(INJECTED).count()
@@ -164,7 +203,9 @@ def console_problems(view: PageView) -> list[str]:
     errors = [e for e in view.console_errors
               if not any(known in e for known in KNOWN_CONSOLE_NOISE)]
     return ([f"console error: {e}" for e in errors]
-            + [f"request failed: {r}" for r in view.failed_requests])
+            + [f"request failed: {r}" for r in view.failed_requests]
+            + [f"request leaving localhost (blocked; the book must read offline): {u}"
+               for u in view.external_requests])
 
 
 def figure_problems(view: PageView, site: Path, base: str, *, chapter: bool) -> list[str]:
@@ -176,8 +217,24 @@ def figure_problems(view: PageView, site: Path, base: str, *, chapter: bool) -> 
         file = _local_file(image["src"], site, base)
         if file is not None and (not file.is_file() or file.stat().st_size == 0):
             problems.append(f"image file missing or empty: {image['src']}")
+        path = urlsplit(image["src"]).path.lower()
+        if path.endswith(".png") and image["width"] < 2 * image["shown"]:
+            problems.append(f"PNG below 2× resolution ({image['width']} px shown at "
+                            f"{image['shown']:.0f} px; figures should be SVG): {image['src']}")
     if chapter and not view.images:
         problems.append("chapter page shows no figure")
+    return problems
+
+
+def math_problems(view: PageView, *, chapter: bool) -> list[str]:
+    """Every formula typeset by MathJax, no raw TeX in the prose; a chapter has typeset maths."""
+    problems = [f"formula not typeset: {tex!r}" for tex in view.untypeset]
+    raw = sorted({m.group(0)[:40] for m in RAW_TEX.finditer(view.prose)})
+    if raw:
+        problems.append(f"raw TeX in the text: {raw}")
+    if chapter and not view.typeset:
+        problems.append("chapter page shows no typeset formula (MathJax "
+                        f"{'ran' if view.mathjax else 'did not run'})")
     return problems
 
 
@@ -217,8 +274,11 @@ def link_problems(view: PageView, site: Path, base: str) -> list[str]:
 
 def page_problems(view: PageView, site: Path, base: str, pages: list[str]) -> list[str]:
     """All checks of one page."""
-    return (console_problems(view)
-            + figure_problems(view, site, base, chapter=view.path in CHAPTER_PAGES)
+    chapter = view.path in CHAPTER_PAGES
+    fit = ([f"{view.wide_tables} table(s) wider than the page at 1280 px"]
+           if view.path in FITTING_TABLES and view.wide_tables else [])
+    return (console_problems(view) + figure_problems(view, site, base, chapter=chapter) + fit
+            + math_problems(view, chapter=chapter)
             + content_problems(view) + navigation_problems(view, pages, base)
             + link_problems(view, site, base))
 
@@ -282,8 +342,9 @@ def site(browser, built_book):
 @pytest.fixture
 def broken_site(built_book, tmp_path):
     """A copy of the built HTML with a chapter page broken the ways a reader could meet: one
-    figure deleted, one emptied, a traceback and an unhidden parameters cell injected, and a
-    dead link. Returns (folder, chapter page, deleted image, emptied image)."""
+    figure deleted, one emptied, a traceback and an unhidden parameters cell injected, a dead
+    link, and MathJax loaded from a CDN. Returns (folder, chapter page, deleted image, emptied
+    image)."""
     folder = tmp_path / "html"
     shutil.copytree(built_book / "_build" / "html", folder)
     chapter = CHAPTER_PAGES[0]
@@ -303,7 +364,10 @@ def broken_site(built_book, tmp_path):
         '</pre></div></div><p><a class="reference internal" href="no-such-page.html">dead</a></p>'
     )
     assert text.count("</main>") == 1
-    page.write_text(text.replace("</main>", injected + "</main>"))
+    text = text.replace("</main>", injected + "</main>")
+    local = re.search(r'src="[^"]*_static/mathjax/tex-mml-chtml\.js[^"]*"', text)
+    assert local, f"{chapter} does not load the book's own MathJax"
+    page.write_text(text.replace(local.group(0), f'src="{CDN_MATHJAX}"'))
     return folder, chapter, deleted, emptied
 
 
@@ -331,7 +395,10 @@ def test_checks_catch_a_broken_page(browser, broken_site, artifacts):
     report = "\n".join(problems)
     expected = ["page shows a Python traceback", "error or stderr output",
                 "injected-parameters cell", f"dead link: {base}executed/no-such-page.html",
-                "HTTP 404", "console error: Failed to load resource"]
+                "HTTP 404", "console error: Failed to load resource",
+                f"request leaving localhost (blocked; the book must read offline): {CDN_MATHJAX}",
+                "formula not typeset", "chapter page shows no typeset formula (MathJax did not "
+                "run)"]
     for image in (deleted, emptied):
         url = f"{base}{image.relative_to(folder).as_posix()}"
         expected += [f"image not shown (missing, empty or broken): {url}",

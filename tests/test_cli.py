@@ -1,5 +1,6 @@
 """The command line: a real chapter with a parameter override, clear errors for bad arguments,
-sweeps from config files, listing and clearing stores, the "Does it reproduce?" page."""
+sweeps from config files, listing and clearing stores. (`l2lib report`, the "Does it reproduce?"
+page: tests/test_book_reproduce.py.)"""
 
 import json
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from l2lib.book import batch, cli, report, reproduce
+from l2lib.book import batch, cli, report
 from l2lib.store import SweepStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,59 +155,3 @@ def test_results_list_and_clear(tmp_path, capsys):
     assert not fresh.path.exists() and other.path.exists()
     assert cli.main(["results", "clear", "--all", "--yes", *results]) == 0
     assert not other.path.exists()
-
-
-def summary(root, chapter, profile, device, findings, wall=None):
-    path = report.write_summary(chapter, {"x": 1.0},
-                                report.provenance(profile, device, 0), root, findings)
-    if wall is not None:
-        record = json.loads(path.read_text())
-        record["provenance"]["wall_s"] = wall
-        path.write_text(json.dumps(record))
-
-
-def test_reproducibility_page_has_one_row_per_finding(tmp_path):
-    lam = report.Finding("λ_c for D = 2", "λ_c = 0.794 [theory]", "λ_c = 0.79", True, "within 5 %")
-    order = report.Finding("order for D = 1", "second", "first", False)
-    quick, paper = tmp_path / "quick", tmp_path / "paper"
-    summary(quick, "01_onset", "quick", "cpu (x86_64)", [lam, order], wall=150.0)
-    summary(quick, "02_curvature", "quick", "cpu (x86_64)", [])
-    summary(quick, "03_regimes", "quick", "cpu (x86_64)",
-            [report.Finding("plateaus | steps", "4 plateaus", "3 plateaus", None)])
-    summary(paper, "01_onset", "paper", "cuda (NVIDIA H100)",
-            [report.Finding("λ_c for D = 2", "λ_c = 0.794 [theory]", "λ_c = 0.7937", True)],
-            wall=7200.0)
-    rows = reproduce.reproduction_rows(reproduce.load_summaries(quick),
-                                       reproduce.load_summaries(paper))
-    assert [(r.chapter, r.finding) for r in rows] == [
-        ("01_onset", "λ_c for D = 2"), ("01_onset", "order for D = 1"),
-        ("03_regimes", "plateaus | steps")]
-    assert rows[0].paper_run.companion == "λ_c = 0.7937"
-    assert rows[1].paper_run.companion == "not reported by this run"
-    assert rows[2].paper_run is None
-
-    page = reproduce.write_page(quick, tmp_path / "page.md", paper,
-                                titles={"01_onset": "Onset of learning"}).read_text()
-    lines = page.splitlines()
-    assert lines[0] == "# Does it reproduce?" and "## Onset of learning" in lines
-    table = [line for line in lines if line.startswith("| ") and "paper reports" not in line]
-    assert len(table) == 3  # one row per finding
-    assert "| λ_c = 0.79 | ✓ yes | λ_c = 0.7937 | ✓ yes | cpu (x86_64) / cuda (NVIDIA H100) " \
-           "| 2.5 min / 2.0 h |" in page
-    assert "| first | ✗ no |" in page and "plateaus \\| steps" in page
-    assert "| 3 plateaus | undecided | not run | — |" in page
-    assert "This chapter records no findings yet." in page
-    assert "1 agree, 1 disagree, 1 undecided of 3 findings run" in page
-
-
-def test_report_command_without_paper_run_and_bad_summaries(tmp_path, capsys):
-    summary(tmp_path, "01_onset", "smoke", "cpu", [report.Finding("f", "p", "c", True)])
-    out = tmp_path / "page.md"
-    assert cli.main(["report", "--results", str(tmp_path), "--output", str(out),
-                     "--book", str(ROOT / "book")]) == 0
-    page = out.read_text()
-    assert "Onset of learning" in page and "| c | ✓ yes | not run | — |" in page
-    assert "Paper profile: not run" in page
-    (tmp_path / "summaries" / "broken.json").write_text("{}")
-    assert cli.main(["report", "--results", str(tmp_path), "--output", str(out)]) == 2
-    assert "broken.json is not a chapter summary" in capsys.readouterr().err
