@@ -28,9 +28,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(PY) -m ruff check l2lib tests benchmarks book/chapters book/api
+	$(PY) -m ruff check l2lib tests benchmarks book/chapters book/api book/_ext
 
-test: lint
+test: lint mathjax
 	$(PY) -m pytest
 
 chapters: $(STAMP)
