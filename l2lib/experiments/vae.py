@@ -223,6 +223,8 @@ def collapse_hysteresis(
 
 ALPHA = 0.05
 """Significance level of the change-point test."""
+MIN_GRID = 16
+"""Fewest β values to tell a sharp drop of the probe from a decline (smoke has 10)."""
 MIN_TARGETS = 3
 """Fewest probe change points (pooled over seeds) for the test to be run at all."""
 DECISIVE_SEEDS = 5
@@ -258,13 +260,14 @@ def transitions_finding(sweep: SweepResult) -> Finding:
     (:func:`~l2lib.analysis.collapse.sharp_drops`) rather than only a smooth decline?
 
     Agrees if every seed's probe curve has a sharp drop, disagrees if none has, undecided if
-    some do; not measurable on a grid of < 8 points."""
+    some do; not measurable on a grid of < :data:`MIN_GRID` points."""
     key, claim = "vae.accuracy_transitions", "Accuracy transitions of a VAE as β grows"
     paper = "transitions in model accuracy of a VAE on MNIST [2505.06597 v1; setup not public]"
     probe = np.asarray(sweep.obs["probe_z"])
-    if probe.shape[0] < 8:
+    if probe.shape[0] < MIN_GRID:
         return Finding(key, claim, paper, f"{probe.shape[0]} grid points",
-                       Verdict.NOT_MEASURABLE, "a grid of >= 8 β values is needed")
+                       Verdict.NOT_MEASURABLE, f"a grid of >= {MIN_GRID} β values is needed "
+                       "to tell a sharp drop from a decline (quick has 34)")
     drops = [collapse.sharp_drops(probe[:, k]) for k in range(probe.shape[1])]
     with_drop = sum(d.size > 0 for d in drops)
     numbers = {
