@@ -156,7 +156,7 @@ def coincidence(p, statistic=1.0, n_targets=12, n_members=2, n_candidates=6):
 def analysis(curvature, **controls):
     tests = {"curvature": curvature}
     tests.update({c: controls.get(c, coincidence(0.5, 4.0)) for c in vae.CONTROLS})
-    return vae.VaeAnalysis(tests, coincidence(0.5), coincidence(0.5))
+    return vae.VaeAnalysis(tests, coincidence(0.5), coincidence(0.5), coincidence(0.5))
 
 
 def test_marks_finding():

@@ -45,9 +45,9 @@
 # * **Why β, and the grid.** For a *linear* VAE the answer is known in closed form: its optimum
 #   is probabilistic PCA with noise variance $\beta\sigma^2$ (Lucas et al., *Don't blame the
 #   ELBO!*, NeurIPS 2019), so latent unit $i$ collapses at $\beta_i=\nu_i/\sigma^2$, $\nu_i$ the
-#   $i$-th eigenvalue of the data covariance (checked numerically in `tests/test_vae.py`).
-#   Collapse in steps is the expected phenomenon; the grid is logarithmic and scaled by
-#   $\beta_1=\nu_1/\sigma^2$.
+#   $i$-th eigenvalue of the data covariance (checked numerically in
+#   `tests/test_experiments_vae.py`). Collapse in steps is the expected phenomenon; the grid
+#   is logarithmic and scaled by $\beta_1=\nu_1/\sigma^2$.
 # * **Accuracy.** The test accuracy of a linear probe (scikit-learn's logistic regression) fitted
 #   on the latent codes of the training digits, read as they are, in units of the prior's
 #   standard deviation — on the **samples** $z=\mu+\sigma\varepsilon$ the decoder is fed (one
@@ -160,7 +160,8 @@ display(Markdown(report.markdown_table(figures.test_rows(analysis), digits=3)))
 #
 # The curvature of the full training error $E_\beta=E_{\rm rec}+\beta\,\mathrm{KL}$ depends on
 # the residue of stochastic training through $W^2=1+\|\nabla E\|^2$. Left: $R$ of both
-# landscapes; right: the gradient norms.
+# landscapes; right: the gradient norms. The same change-point test with $R(E_\beta)$ in place
+# of $R(E_{\rm rec})$ gives p = {glue:text}`p_curvature_obj:.3g`.
 
 # %%
 fig = figures.landscapes(sweeps.up)

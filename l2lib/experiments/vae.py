@@ -239,11 +239,13 @@ CONTROL_NAMES = {"curvature": "R(E_rec)", "grad_norm": "‖∇E_rec‖", "kl": "
 class VaeAnalysis:
     """What :func:`findings` reads, computed once from the sweeps: the change-point tests of
     the probe on z (``tests``, per candidate), of the probe on μ against the curvature
-    (``test_mu``), and of the downward sweep (``test_down``)."""
+    (``test_mu``), of the downward sweep (``test_down``), and of the curvature of E_β
+    (``test_obj``)."""
 
     tests: dict[str, collapse.CoincidenceTest]
     test_mu: collapse.CoincidenceTest
     test_down: collapse.CoincidenceTest
+    test_obj: collapse.CoincidenceTest
 
 
 def analyse(sweeps: BetaHysteresis, settings: VaeSettings, seed: int = 0) -> VaeAnalysis:
@@ -252,7 +254,8 @@ def analyse(sweeps: BetaHysteresis, settings: VaeSettings, seed: int = 0) -> Vae
     tests = collapse.change_point_tests(sweeps.up, "probe_z", ("curvature", *CONTROLS), n, seed)
     mu = collapse.change_point_tests(sweeps.up, "probe_acc", ("curvature",), n, seed)
     down = collapse.change_point_tests(sweeps.down, "probe_z", ("curvature",), n, seed)
-    return VaeAnalysis(tests, mu["curvature"], down["curvature"])
+    obj = collapse.change_point_tests(sweeps.up, "probe_z", ("curvature_obj",), n, seed)
+    return VaeAnalysis(tests, mu["curvature"], down["curvature"], obj["curvature_obj"])
 
 
 def transitions_finding(sweep: SweepResult) -> Finding:
@@ -306,7 +309,8 @@ def marks_finding(analysis: VaeAnalysis) -> Finding:
                "p_surrogate_curvature": t.p_surrogate, "distance_curvature": t.statistic,
                "null_distance_curvature": t.null_shift, "probe_change_points": t.n_targets,
                "curvature_change_points": t.n_candidates, "n_seeds": t.n_members,
-               "p_curvature_mu": analysis.test_mu.p, "p_curvature_down": analysis.test_down.p}
+               "p_curvature_mu": analysis.test_mu.p, "p_curvature_down": analysis.test_down.p,
+               "p_curvature_obj": analysis.test_obj.p}
     companion = (f"probe change points lie {t.statistic:.2f} grid steps from the nearest "
                  f"change point of R(E_rec) (chance {t.null_shift:.2f}); p = {t.p:.3g} over "
                  f"{t.n_members} seed(s), {t.n_targets} probe change points")
