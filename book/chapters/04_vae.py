@@ -144,7 +144,9 @@ display(Markdown(report.markdown_table(figures.test_rows(analysis), digits=3)))
 # ({glue:text}`curvature_marks_verdict`): {glue:text}`curvature_marks_text`. With the probe on
 # the means instead, p = {glue:text}`p_curvature_mu:.3g`; on the downward sweep,
 # p = {glue:text}`p_curvature_down:.3g`. Each p-value rests on {glue:text}`n_draws` draws of
-# each null and on the seeds of this profile (the `reference` profile pools 8).
+# each null and on the seeds of this profile (the `reference` profile pools 8). Where the probe
+# declines smoothly, its change points are the steps by which the detector follows the decline,
+# and the test asks whether the curvature bends where those lie.
 #
 # **Is it the curvature?** ({glue:text}`curvature_specific_verdict`):
 # {glue:text}`curvature_specific_text`. In this setting the curvature is nearly a function of

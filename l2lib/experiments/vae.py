@@ -259,8 +259,9 @@ def analyse(sweeps: BetaHysteresis, settings: VaeSettings, seed: int = 0) -> Vae
 
 
 def transitions_finding(sweep: SweepResult) -> Finding:
-    """Does the probe accuracy (on z) change in transitions, i.e. sharp drops
-    (:func:`~l2lib.analysis.collapse.sharp_drops`) rather than only a smooth decline?
+    """Does the probe accuracy (on z, what the decoder sees) change in transitions, i.e. sharp
+    drops (:func:`~l2lib.analysis.collapse.sharp_drops`) rather than only a smooth decline? The
+    drops of the probe on μ are counted beside it (numbers only).
 
     Agrees if every seed's probe curve has a sharp drop, disagrees if none has, undecided if
     some do; not measurable on a grid of < :data:`MIN_GRID` points."""
@@ -273,8 +274,12 @@ def transitions_finding(sweep: SweepResult) -> Finding:
                        "to tell a sharp drop from a decline (quick has 34)")
     drops = [collapse.sharp_drops(probe[:, k]) for k in range(probe.shape[1])]
     with_drop = sum(d.size > 0 for d in drops)
+    mu = np.asarray(sweep.obs["probe_acc"])
+    drops_mu = [collapse.sharp_drops(mu[:, k]) for k in range(mu.shape[1])]
     numbers = {
         "sharp_drops": int(sum(d.size for d in drops)), "seeds_with_drop": with_drop,
+        "sharp_drops_mu": int(sum(d.size for d in drops_mu)),
+        "seeds_with_drop_mu": sum(d.size > 0 for d in drops_mu),
         "n_seeds": probe.shape[1], "probe_z_start": float(probe[0].mean()),
         "probe_z_end": float(probe[-1].mean()),
         "beta_total_up": collapse.mean_total_collapse_beta(sweep),
@@ -282,8 +287,9 @@ def transitions_finding(sweep: SweepResult) -> Finding:
         "probe_mu_collapsed": collapse.probe_after_collapse(sweep, "probe_acc"),
     }
     companion = (f"{numbers['sharp_drops']} sharp drops of the probe accuracy on z in "
-                 f"{with_drop} of {probe.shape[1]} seeds; {numbers['probe_z_start']:.2f} → "
-                 f"{numbers['probe_z_end']:.2f}")
+                 f"{with_drop} of {probe.shape[1]} seeds, {numbers['probe_z_start']:.2f} → "
+                 f"{numbers['probe_z_end']:.2f} (on μ: {numbers['sharp_drops_mu']} in "
+                 f"{numbers['seeds_with_drop_mu']} seeds)")
     if with_drop == probe.shape[1]:
         return Finding(key, claim, paper, companion, Verdict.AGREES, numbers=numbers)
     if with_drop == 0:
