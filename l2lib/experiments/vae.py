@@ -81,8 +81,9 @@ def settings(profile: str, **overrides: Any) -> VaeSettings:
     """The settings of chapter 4 for ``profile``, with fields replaced by ``overrides``.
 
     ``quick`` = the dataclass defaults (2 seeds: p-values are labelled as such); ``smoke``:
-    seconds; ``reference``: 8 seeds on a 48-point grid, ≈ 20 min on 2 CPU cores, the scale
-    the change-point test is meant for (≥ 5 seeds); ``paper``: a wider VAE for a GPU.
+    seconds; ``reference``: 8 seeds on a 48-point grid (≈ 15–20 min on 2 free CPU cores, scaled
+    from the quick run), the scale the change-point test is meant for (≥ 5 seeds); ``paper``: a
+    wider VAE, 8 seeds, for a GPU.
     """
     quick = VaeSettings()
     profiles = {
