@@ -144,6 +144,8 @@ def test_transitions_finding():
     assert vae.transitions_finding(mixed).verdict == Verdict.UNDECIDED
     short = SweepResult(both.lams[:10], {k: v[:10] for k, v in both.obs.items()}, "up")
     assert vae.transitions_finding(short).verdict == Verdict.NOT_MEASURABLE
+    assert set(vae.transitions_finding(short).numbers) == set(
+        vae.transitions_finding(both).numbers)  # the chapter glues them at every profile
     assert vae.transitions_finding(both).numbers["probe_z_collapsed"] == pytest.approx(
         both.obs["probe_z"][28:].mean())
 

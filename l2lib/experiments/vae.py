@@ -269,10 +269,6 @@ def transitions_finding(sweep: SweepResult) -> Finding:
     key, claim = "vae.accuracy_transitions", "Accuracy transitions of a VAE as β grows"
     paper = "transitions in model accuracy of a VAE on MNIST [2505.06597 v1; setup not public]"
     probe = np.asarray(sweep.obs["probe_z"])
-    if probe.shape[0] < MIN_GRID:
-        return Finding(key, claim, paper, f"{probe.shape[0]} grid points",
-                       Verdict.NOT_MEASURABLE, f"a grid of >= {MIN_GRID} β values is needed "
-                       "to tell a sharp drop from a decline (quick has 34)")
     drops = [collapse.sharp_drops(probe[:, k]) for k in range(probe.shape[1])]
     with_drop = sum(d.size > 0 for d in drops)
     mu = np.asarray(sweep.obs["probe_acc"])
@@ -291,6 +287,10 @@ def transitions_finding(sweep: SweepResult) -> Finding:
                  f"{with_drop} of {probe.shape[1]} seeds, {numbers['probe_z_start']:.2f} → "
                  f"{numbers['probe_z_end']:.2f} (on μ: {numbers['sharp_drops_mu']} in "
                  f"{numbers['seeds_with_drop_mu']} seeds)")
+    if probe.shape[0] < MIN_GRID:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       f"{probe.shape[0]} grid points; >= {MIN_GRID} are needed to tell a sharp "
+                       "drop from a decline (quick has 34)", numbers=numbers)
     if with_drop == probe.shape[1]:
         return Finding(key, claim, paper, companion, Verdict.AGREES, numbers=numbers)
     if with_drop == 0:
