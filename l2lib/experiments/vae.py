@@ -1,33 +1,45 @@
-"""Chapter 4: posterior collapse of a β-VAE in steps, and the curvature of its error landscape.
+"""Chapter 4: posterior collapse of a β-VAE, and whether curvature change points mark the
+changes of its probe accuracy.
 
-A fully connected Gaussian-decoder VAE (:mod:`l2lib.vae`) is swept warm in the KL weight β, up
-and then down. At every point (:func:`collapse_observer`, means over the samples, nats): the
-ELBO terms, the KL per latent dimension, the unit activity and the number of active units, the
-test accuracy of a linear probe on the latent means, the reconstruction error, and the scalar
-curvature R (:mod:`l2lib.curvature`, Hutchinson) of two landscapes with the noise held fixed:
+A fully connected Gaussian-decoder VAE (:mod:`l2lib.models.vae`) is swept warm in the KL weight
+β, up and then down. At every point (:func:`collapse_observer`, means over the samples, nats):
+the ELBO terms, the KL per latent dimension, the unit activity and the number of active units,
+the test accuracy of a linear probe on the latent means μ and on the samples z = μ + σε the
+decoder sees, the reconstruction error, ‖θ‖, and the scalar curvature R
+(:mod:`l2lib.measure.curvature`, Hutchinson) of two landscapes with the noise held fixed:
 
 * ``curvature``: the reconstruction term E_rec(θ) = ⟨−log p(x|z)⟩ alone — the VAE's analogue of
-  the error E of chapter 2, measured at the minimiser of E_rec + β·KL (as E is measured at the
-  minimiser of E + (λ/2)‖θ‖²); there its gradient is −β∇KL, not zero.
+  the error E of chapter 2, measured at the minimiser of E_rec + β·KL; there its gradient is
+  −β∇KL, not zero.
 * ``curvature_obj``: the trained objective E_rec + β·KL itself (for comparison).
 
 The grid is scaled by the data: a *linear* VAE with decoder variance σ² loses latent unit i at
 β_i = ν_i/σ², ν_i the i-th eigenvalue of the data covariance (its optimum is probabilistic PCA
-with noise variance βσ²; tested in tests/test_vae.py); :func:`pca_thresholds` gives these β_i.
+with noise variance βσ²; tested in tests/test_experiments_vae.py); :func:`pca_thresholds`
+gives these β_i. :func:`findings` turns the sweeps into the chapter's verdicts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from l2lib.analysis import collapse, transitions
+from l2lib.analysis.findings import Finding, Verdict
 from l2lib.data import Dataset
 from l2lib.measure import curvature
-from l2lib.measure.vae import latent_means, member_objective, probe_accuracy, unit_activity
+from l2lib.measure.vae import (
+    latent_means,
+    latent_samples,
+    member_objective,
+    probe_accuracy,
+    unit_activity,
+)
 from l2lib.models.vae import EnsembleVAE, elbo_terms, fixed_noise
 from l2lib.runtime import check_profile
 from l2lib.store import open_store
@@ -37,9 +49,10 @@ from l2lib.train.sweep import Observer, SweepResult, warm_sweep
 
 
 @dataclass(frozen=True)
-class CollapseSettings:
-    """Everything chapter 4 varies between profiles. β_min, β_max are multiples of β_1 = ν_1/σ²
-    (ν_1 the top eigenvalue of the training inputs' covariance)."""
+class VaeSettings:
+    """Everything chapter 4 varies between profiles; the defaults are the ``quick`` profile.
+    β_min, β_max are multiples of β_1 = ν_1/σ² (ν_1 the top eigenvalue of the training inputs'
+    covariance); the grid is uniform in log β (distances are counted in its steps)."""
 
     latent: int = 8
     hidden: tuple[int, ...] = (32,)
@@ -61,20 +74,37 @@ class CollapseSettings:
     probe_c: float = 1.0
     curvature_samples: int = 32
     noise_seed: int = 2025
+    n_draws: int = 2000  # draws of each null distribution of the change-point test
 
 
-def collapse_settings(profile: str) -> CollapseSettings:
-    """The settings of chapter 4 for ``profile`` (smoke, quick or paper)."""
-    quick = CollapseSettings()
-    if check_profile(profile) == "quick":
-        return quick
-    if profile == "smoke":
-        return replace(quick, latent=4, hidden=(16,), n_seeds=1, n_train=600, n_betas=10,
-                       curvature_samples=8, train=replace(quick.train, max_epochs=25),
-                       first_train=replace(quick.first_train, max_epochs=60))
-    return replace(quick, latent=16, hidden=(256,), n_seeds=3, n_betas=61, beta_min=0.05,
-                   curvature_samples=64, train=replace(quick.train, lr=1e-3, max_epochs=100),
-                   first_train=replace(quick.first_train, lr=1e-3, max_epochs=200))
+def settings(profile: str, **overrides: Any) -> VaeSettings:
+    """The settings of chapter 4 for ``profile``, with fields replaced by ``overrides``.
+
+    ``quick`` = the dataclass defaults (2 seeds: p-values are labelled as such); ``smoke``:
+    seconds; ``reference``: 8 seeds on a 48-point grid (≈ 15–20 min on 2 free CPU cores, scaled
+    from the quick run), the scale the change-point test is meant for (≥ 5 seeds); ``paper``: a
+    wider VAE, 8 seeds, for a GPU.
+    """
+    quick = VaeSettings()
+    profiles = {
+        "quick": quick,
+        "smoke": replace(quick, latent=4, hidden=(16,), n_seeds=1, n_train=600, n_betas=10,
+                         curvature_samples=8, n_draws=200,
+                         train=replace(quick.train, max_epochs=25),
+                         first_train=replace(quick.first_train, max_epochs=60)),
+        "reference": replace(quick, n_seeds=8, n_betas=48, curvature_samples=64),
+        "paper": replace(quick, latent=16, hidden=(256,), n_seeds=8, n_betas=61, beta_min=0.05,
+                         curvature_samples=64, train=replace(quick.train, lr=1e-3,
+                                                             max_epochs=100),
+                         first_train=replace(quick.first_train, lr=1e-3, max_epochs=200)),
+    }
+    chosen = profiles[check_profile(profile)]
+    known = {f.name for f in fields(VaeSettings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} for chapter 4; VaeSettings has "
+                         f"{sorted(known)}")
+    return replace(chosen, **overrides)
 
 
 def vae_inputs(data: Dataset, likelihood: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,14 +124,14 @@ def pca_thresholds(x: torch.Tensor, sigma: float, n: int) -> np.ndarray:
     return (eig[:n] / sigma**2).numpy()
 
 
-def beta_grid(settings: CollapseSettings, x: torch.Tensor) -> np.ndarray:
+def beta_grid(settings: VaeSettings, x: torch.Tensor) -> np.ndarray:
     """Log-spaced β from beta_min·β_1 to beta_max·β_1, β_1 = ν_1/σ² of the inputs ``x``."""
     top = float(pca_thresholds(x, settings.sigma, 1)[0])
     return np.geomspace(settings.beta_min * top, settings.beta_max * top, settings.n_betas)
 
 
 def vae_setup(
-    data: Dataset, settings: CollapseSettings, seed: int = 0
+    data: Dataset, settings: VaeSettings, seed: int = 0
 ) -> tuple[EnsembleVAE, dict[str, Any]]:
     """A fresh VAE ensemble for ``data`` and the store key describing model, data and seeds."""
     seeds = [seed + i for i in range(settings.n_seeds)]
@@ -114,8 +144,10 @@ def vae_setup(
     return model, key
 
 
-def collapse_observer(data: Dataset, settings: CollapseSettings) -> Observer:
-    """Per member: ELBO terms, KL per unit, activity, active units, probe accuracy, errors, and
+def collapse_observer(data: Dataset, settings: VaeSettings) -> Observer:
+    """Per member: ELBO terms, KL per unit, activity, active units, the probe accuracy on the
+    latent means (``probe_acc``) and on the samples z = μ + σε the decoder sees (``probe_z``, one
+    fixed draw per digit), errors, ‖θ‖, and
     the scalar curvature of E_rec and of E_rec + β·KL (common random numbers: one fixed noise
     draw per sample, the same at every β)."""
     x, x_test = vae_inputs(data, settings.likelihood)
@@ -143,6 +175,9 @@ def collapse_observer(data: Dataset, settings: CollapseSettings) -> Observer:
             "activity": activity, "active_units": (activity > settings.au_threshold).sum(-1),
             "probe_acc": probe_accuracy(terms.mu, data.y_train, latent_means(model, x_test),
                                         data.y_test, settings.probe_c),
+            "probe_z": probe_accuracy(latent_samples(model, x, eps), data.y_train,
+                                      latent_samples(model, x_test, eps_test), data.y_test,
+                                      settings.probe_c),
             "param_norm": model.flat_parameters().detach().norm(dim=1),
             "curvature": curv[:, 0], "curvature_err": curv[:, 1], "grad_norm": curv[:, 2],
             "tr_h": curv[:, 3], "curvature_obj": curv[:, 4], "curvature_obj_err": curv[:, 5],
@@ -162,7 +197,7 @@ class BetaHysteresis:
 
 
 def collapse_hysteresis(
-    data: Dataset, settings: CollapseSettings, seed: int = 0,
+    data: Dataset, settings: VaeSettings, seed: int = 0,
     store_root: str | Path | None = None,
 ) -> BetaHysteresis:
     """Sweep β up from a fresh VAE trained at the grid's first β, then down from where the
@@ -182,3 +217,196 @@ def collapse_hysteresis(
             first_config=settings.first_train if direction == "up" else None,
             store=store, progress=f"VAE β {'↑' if direction == 'up' else '↓'}")
     return BetaHysteresis(betas, sweeps["up"], sweeps["down"].ascending())
+
+
+# --------------------------------------------------------------------------------------------
+# Findings
+
+ALPHA = 0.05
+"""Significance level of the change-point test."""
+MIN_GRID = 16
+"""Fewest β values to tell a sharp drop of the probe from a decline (smoke has 10)."""
+MIN_TARGETS = 3
+"""Fewest probe change points (pooled over seeds) for the test to be run at all."""
+DECISIVE_SEEDS = 5
+DECISIVE_TARGETS = 10
+"""A p-value ≥ α counts against the paper only with ≥ 5 seeds and ≥ 10 probe change points."""
+CONTROLS = ("grad_norm", "kl", "param_norm")
+CONTROL_NAMES = {"curvature": "R(E_rec)", "grad_norm": "‖∇E_rec‖", "kl": "KL",
+                 "param_norm": "‖θ‖"}
+
+
+@dataclass(frozen=True)
+class VaeAnalysis:
+    """What :func:`findings` reads, computed once from the sweeps: the change-point tests of
+    the probe on z (``tests``, per candidate), of the probe on μ against the curvature
+    (``test_mu``), of the downward sweep (``test_down``), and of the curvature of E_β
+    (``test_obj``)."""
+
+    tests: dict[str, collapse.CoincidenceTest]
+    test_mu: collapse.CoincidenceTest
+    test_down: collapse.CoincidenceTest
+    test_obj: collapse.CoincidenceTest
+
+
+def analyse(sweeps: BetaHysteresis, settings: VaeSettings, seed: int = 0) -> VaeAnalysis:
+    """The change-point tests of chapter 4 (:func:`l2lib.analysis.collapse.change_point_tests`)."""
+    n = settings.n_draws
+    tests = collapse.change_point_tests(sweeps.up, "probe_z", ("curvature", *CONTROLS), n, seed)
+    mu = collapse.change_point_tests(sweeps.up, "probe_acc", ("curvature",), n, seed)
+    down = collapse.change_point_tests(sweeps.down, "probe_z", ("curvature",), n, seed)
+    obj = collapse.change_point_tests(sweeps.up, "probe_z", ("curvature_obj",), n, seed)
+    return VaeAnalysis(tests, mu["curvature"], down["curvature"], obj["curvature_obj"])
+
+
+def transitions_finding(sweep: SweepResult) -> Finding:
+    """Does the probe accuracy (on z, what the decoder sees) change in transitions, i.e. sharp
+    drops (:func:`~l2lib.analysis.collapse.sharp_drops`) rather than only a smooth decline? The
+    drops of the probe on μ are counted beside it (numbers only).
+
+    Agrees if every seed's probe curve has a sharp drop, disagrees if none has, undecided if
+    some do; not measurable on a grid of < :data:`MIN_GRID` points."""
+    key, claim = "vae.accuracy_transitions", "Accuracy transitions of a VAE as β grows"
+    paper = "transitions in model accuracy of a VAE on MNIST [2505.06597 v1; setup not public]"
+    probe = np.asarray(sweep.obs["probe_z"])
+    drops = [collapse.sharp_drops(probe[:, k]) for k in range(probe.shape[1])]
+    with_drop = sum(d.size > 0 for d in drops)
+    mu = np.asarray(sweep.obs["probe_acc"])
+    drops_mu = [collapse.sharp_drops(mu[:, k]) for k in range(mu.shape[1])]
+    numbers = {
+        "sharp_drops": int(sum(d.size for d in drops)), "seeds_with_drop": with_drop,
+        "sharp_drops_mu": int(sum(d.size for d in drops_mu)),
+        "seeds_with_drop_mu": sum(d.size > 0 for d in drops_mu),
+        "n_seeds": probe.shape[1], "probe_z_start": float(probe[0].mean()),
+        "probe_z_end": float(probe[-1].mean()),
+        "beta_total_up": collapse.mean_total_collapse_beta(sweep),
+        "probe_z_collapsed": collapse.probe_after_collapse(sweep, "probe_z"),
+        "probe_mu_collapsed": collapse.probe_after_collapse(sweep, "probe_acc"),
+    }
+    companion = (f"{numbers['sharp_drops']} sharp drops of the probe accuracy on z in "
+                 f"{with_drop} of {probe.shape[1]} seeds, {numbers['probe_z_start']:.2f} → "
+                 f"{numbers['probe_z_end']:.2f} (on μ: {numbers['sharp_drops_mu']} in "
+                 f"{numbers['seeds_with_drop_mu']} seeds)")
+    if probe.shape[0] < MIN_GRID:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       f"{probe.shape[0]} grid points; >= {MIN_GRID} are needed to tell a sharp "
+                       "drop from a decline (quick has 34)", numbers=numbers)
+    if with_drop == probe.shape[1]:
+        return Finding(key, claim, paper, companion, Verdict.AGREES, numbers=numbers)
+    if with_drop == 0:
+        return Finding(key, claim, paper, companion, Verdict.DISAGREES,
+                       "the probe declines smoothly: no fall beyond 5 noise units",
+                       numbers=numbers)
+    return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                   "some seeds drop sharply, others do not; more seeds would tell",
+                   numbers=numbers)
+
+
+def marks_finding(analysis: VaeAnalysis) -> Finding:
+    """Do the curvature's change points lie closer to the probe's than chance?
+
+    Agrees if p < :data:`ALPHA`; disagrees if p ≥ α with ≥ 5 seeds and ≥ 10 probe change points;
+    undecided otherwise; not measurable with < :data:`MIN_TARGETS` probe change points or no
+    curvature change point."""
+    key = "vae.curvature_marks"
+    claim = "Curvature change points mark the accuracy transitions"
+    paper = "curvature change points mark transitions in model accuracy [2505.06597 v1]"
+    t = analysis.tests["curvature"]
+    numbers = {"p_curvature": t.p, "p_shift_curvature": t.p_shift,
+               "p_surrogate_curvature": t.p_surrogate, "distance_curvature": t.statistic,
+               "null_distance_curvature": t.null_shift, "probe_change_points": t.n_targets,
+               "curvature_change_points": t.n_candidates, "n_seeds": t.n_members,
+               "p_curvature_mu": analysis.test_mu.p, "p_curvature_down": analysis.test_down.p,
+               "p_curvature_obj": analysis.test_obj.p}
+    companion = (f"probe change points lie {t.statistic:.2f} grid steps from the nearest "
+                 f"change point of R(E_rec) (chance {t.null_shift:.2f}); p = {t.p:.3g} over "
+                 f"{t.n_members} seed(s), {t.n_targets} probe change points")
+    if t.n_targets < MIN_TARGETS or t.n_candidates == 0:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       f"{t.n_targets} probe and {t.n_candidates} curvature change points; at "
+                       f"least {MIN_TARGETS} and 1 are needed (the reference profile has them)",
+                       numbers=numbers)
+    if t.p < ALPHA:
+        return Finding(key, claim, paper, companion, Verdict.AGREES, numbers=numbers)
+    if t.n_members >= DECISIVE_SEEDS and t.n_targets >= DECISIVE_TARGETS:
+        return Finding(key, claim, paper, companion, Verdict.DISAGREES,
+                       f"no closer than chance (p ≥ {ALPHA})", numbers=numbers)
+    return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                   f"p ≥ {ALPHA} from {t.n_members} seed(s) and {t.n_targets} probe change "
+                   f"points; the reference profile ({DECISIVE_SEEDS}+ seeds) decides",
+                   numbers=numbers)
+
+
+def specificity_finding(analysis: VaeAnalysis, ratio: np.ndarray) -> Finding:
+    """Does the curvature mark the probe's changes better than simpler observables?
+
+    ``ratio``: R·(1 + ‖∇E_rec‖²)/(tr H)² at every point (a fact of this setting: when it is ≈ 1,
+    R carries the information of tr H and ‖∇E_rec‖). Agrees if the curvature's test is
+    significant and no control's is; disagrees if a control's is significant with a mean
+    distance no larger than the curvature's; undecided otherwise (including when the curvature
+    itself is not significant)."""
+    key = "vae.curvature_specific"
+    claim = "The curvature, not a simpler observable, marks the transitions"
+    paper = "implied by the claim: the curvature is the marker [2505.06597 v1]"
+    t = analysis.tests
+    ratio = np.asarray(ratio, dtype=np.float64)
+    numbers: dict[str, Any] = {f"p_{c}": t[c].p for c in CONTROLS}
+    numbers.update({f"distance_{c}": t[c].statistic for c in CONTROLS})
+    numbers.update({"formula_ratio_min": float(np.nanmin(ratio)),
+                    "formula_ratio_max": float(np.nanmax(ratio))})
+    companion = "; ".join(f"{CONTROL_NAMES[c]}: p = {t[c].p:.3g}, distance {t[c].statistic:.2f}"
+                          for c in ("curvature", *CONTROLS))
+    significant = [c for c in CONTROLS if t[c].p < ALPHA]
+    as_close = [c for c in significant if t[c].statistic <= t["curvature"].statistic]
+    if as_close:
+        names = ", ".join(CONTROL_NAMES[c] for c in as_close)
+        return Finding(key, claim, paper, companion, Verdict.DISAGREES,
+                       f"{names} mark(s) the probe's changes at least as closely", numbers=numbers)
+    if t["curvature"].p >= ALPHA:
+        return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                       "the curvature itself is not closer than chance here", numbers=numbers)
+    if not significant:
+        return Finding(key, claim, paper, companion, Verdict.AGREES, numbers=numbers)
+    return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                   "controls are significant too, though farther than the curvature",
+                   numbers=numbers)
+
+
+def hysteresis_finding(sweeps: BetaHysteresis) -> Finding:
+    """Hysteresis between the warm sweeps (no paper value: undecided, with the numbers)."""
+    up, down = sweeps.up, sweeps.down
+    width = transitions.hysteresis_width(np.log10(sweeps.betas), up.mean("active_units"),
+                                         down.mean("active_units"))
+    numbers = {"hysteresis_decades": width,
+               "beta_total_down": collapse.mean_total_collapse_beta(down),
+               "units_up_min": float(up.mean("active_units")[0]),
+               "units_down_min": float(down.mean("active_units")[0]),
+               "probe_up_min": float(up.mean("probe_z")[0]),
+               "probe_down_min": float(down.mean("probe_z")[0])}
+    return Finding("vae.hysteresis", "Hysteresis between warm sweeps up and down in β",
+                   "hysteresis of warm L2 sweeps [2505.06597]; not reported for the VAE",
+                   f"branches differ over {width:.2f} decades of β; at the smallest β "
+                   f"{numbers['units_down_min']:.3g} vs {numbers['units_up_min']:.3g} active "
+                   "units", Verdict.UNDECIDED, "the paper states no VAE value to compare with",
+                   numbers=numbers)
+
+
+def findings(sweeps: BetaHysteresis, analysis: VaeAnalysis) -> list[Finding]:
+    """Every verdict chapter 4 reports, in the order of the chapter."""
+    return [transitions_finding(sweeps.up), marks_finding(analysis),
+            specificity_finding(analysis, collapse.curvature_formula_ratio(sweeps.up.obs)),
+            hysteresis_finding(sweeps)]
+
+
+def summary_numbers(found: Sequence[Finding], **extra: Any) -> dict[str, Any]:
+    """The numbers of all findings in one dict, plus each finding's verdict and companion text
+    (``<name>_verdict``, ``<name>_text``; name: the key without ``vae.``) for glue, and
+    ``extra``."""
+    out: dict[str, Any] = {}
+    for f in found:
+        out.update(f.numbers)
+        name = f.key.removeprefix("vae.")
+        out[f"{name}_verdict"] = f.verdict.value
+        out[f"{name}_text"] = f.companion + (f" ({f.note})" if f.note else "")
+    out.update(extra)
+    return out

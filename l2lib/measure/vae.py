@@ -3,10 +3,11 @@
 * Active units (Burda, Grosse & Salakhutdinov 2016): latent dimension i of member k is active
   when A_i = Cov_x(E_q[z_i | x]) = Var_x(μ_i(x)) exceeds ``threshold`` (0.01 by default); the
   variance is over the samples given, in units of the prior's variance (1).
-* Linear probe: scikit-learn's multinomial logistic regression fitted on the latent means μ(x) of
-  one split and scored on another. The means are *not* rescaled: the probe reads them in units of
-  the prior's standard deviation, as the decoder does; a collapsed unit's mean keeps a faint
-  (Var ≪ 0.01) trace of the input that rescaling would amplify.
+* Linear probe: scikit-learn's multinomial logistic regression fitted on latent codes of one
+  split and scored on another: either the means μ(x) or the samples z = μ + σ ε the decoder is
+  fed (:func:`latent_samples`). Codes are *not* rescaled: the probe reads them in units of the
+  prior's standard deviation. A collapsed unit's mean keeps a faint (Var ≪ 0.01) trace of the
+  input that a probe on μ can exploit; its sample z is prior noise, which the decoder sees.
 * Error landscape: :func:`member_objective` gives, for one member, a pure function of its flat
   parameter vector θ — the β-weighted negative ELBO of :mod:`l2lib.vae` on the full data with the
   reparameterisation noise held fixed (common random numbers), optionally plus (λ/2)‖θ‖² — for
@@ -32,6 +33,16 @@ def latent_means(model: EnsembleVAE, x: Tensor) -> Tensor:
     return model.encode(x)[0]
 
 
+@torch.no_grad()
+def latent_samples(model: EnsembleVAE, x: Tensor, eps: Tensor) -> Tensor:
+    """The codes the decoder sees, z = μ(x) + exp(logvar(x)/2) ε, shape (K, N, L), for the
+    noise ``eps`` (N, L) or (K, N, L)."""
+    mu, logvar = model.encode(x)
+    if eps.shape[-2:] != mu.shape[-2:]:
+        raise ValueError(f"eps must end in shape {tuple(mu.shape[-2:])}, got {tuple(eps.shape)}")
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
 def unit_activity(mu: Tensor) -> Tensor:
     """A_i = Var_x(μ_i(x)) per member and latent dimension, (K, L), for means (K, N, L)."""
     if mu.dim() != 3 or mu.shape[1] < 2:
@@ -52,8 +63,8 @@ def probe_accuracy(
 ) -> Tensor:
     """Test accuracy of a logistic-regression probe per member, (K,).
 
-    ``z_*`` are latent means (K, N, L); ``c`` is scikit-learn's inverse L2 strength C. A probe on
-    features that carry no information predicts the majority class.
+    ``z_*`` are latent codes (K, N, L), means or samples; ``c`` is scikit-learn's inverse L2
+    strength C. A probe on features that carry no information predicts the majority class.
     """
     if z_train.dim() != 3 or z_test.dim() != 3 or z_train.shape[0] != z_test.shape[0]:
         raise ValueError("z_train and z_test must be (K, N, L) with the same K")
