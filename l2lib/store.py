@@ -66,6 +66,11 @@ def package_modules(package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
     return modules
 
 
+def source_imports(source: str | Path, package_dir: Path = PACKAGE_DIR) -> set[str]:
+    """The l2lib modules a Python source file (e.g. a chapter) imports."""
+    return _imports(Path(source), package_modules(package_dir))
+
+
 def _imports(path: Path, modules: Mapping[str, Path]) -> set[str]:
     """The l2lib modules ``path`` imports anywhere (also inside functions)."""
     found: set[str] = set()
@@ -90,11 +95,13 @@ def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, frozenset[str]]:
     return _import_graph(package_dir, stamp)
 
 
-def dependencies(roots: Iterable[str], package_dir: Path = PACKAGE_DIR) -> list[str]:
+def dependencies(roots: Iterable[str], package_dir: Path = PACKAGE_DIR,
+                 include_book: bool = False) -> list[str]:
     """The modules a computation started in ``roots`` depends on: the roots and their transitive
     l2lib imports. A book-layer module contributes itself and its imports from lower layers
-    (other book modules are presentation); the package ``l2lib`` (its ``__init__``: the version)
-    is always included."""
+    (other book modules are presentation) unless ``include_book`` (a chapter's executed notebook
+    depends on its figures too); the package ``l2lib`` (its ``__init__``: the version) is always
+    included."""
     graph = import_graph(package_dir)
     seen: set[str] = {PACKAGE}
     todo = [r for r in roots if r in graph and r not in NOT_COMPUTATION]
@@ -102,7 +109,8 @@ def dependencies(roots: Iterable[str], package_dir: Path = PACKAGE_DIR) -> list[
     while todo:
         module = todo.pop()
         for dep in graph[module]:
-            if dep in seen or dep in NOT_COMPUTATION or dep.startswith(BOOK_LAYER):
+            if dep in seen or dep in NOT_COMPUTATION or (
+                    dep.startswith(BOOK_LAYER) and not include_book):
                 continue
             seen.add(dep)
             todo.append(dep)

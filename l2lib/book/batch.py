@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,10 +40,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from l2lib.book import notebooks
-from l2lib.runtime import check_profile
+from l2lib.runtime import check_profile, check_seed, configure_threads
 
 RUN_METADATA = "l2lib"  # key of the executed notebook's metadata holding the run record
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+SCHEDULER_TIMEOUT_S = 10.0  # how long to try reaching a Dask scheduler before giving up
 
 
 # ----------------------------------------------------------------------------------- chapters
@@ -169,7 +171,11 @@ def chapter_parameters(
     check_profile(parameters["profile"])
     device = parameters.get("device", "auto")
     if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+        raise ValueError(f"parameter 'device' = {device!r} is not supported; use auto, cpu, cuda "
+                         "or cuda:N (l2lib trains in float64, which MPS lacks)")
+    for name, value in parameters.items():
+        if name == "seed" or name.endswith("_seed"):
+            check_seed(value, f"parameter {name!r}")
     if results_dir is not None:
         if "results_dir" not in chapter.defaults:
             raise ValueError(f"chapter {chapter.stem} has no parameter 'results_dir'")
@@ -185,14 +191,20 @@ def summary_path(chapter: Chapter, parameters: Mapping[str, Any]) -> Path | None
     return (chapter.source.parent / results / "summaries" / f"{chapter.stem}.json").resolve()
 
 
-def run_key(chapter: Chapter, parameters: Mapping[str, Any]) -> str:
-    """16 hex digits identifying a run: the chapter's source, l2lib's code, the parameters."""
-    from l2lib.store import code_version
+def chapter_code(chapter: Chapter) -> str:
+    """The code version of what ``chapter`` runs: the l2lib modules its source imports and
+    theirs, transitively (editing another chapter's modules does not rerun it)."""
+    from l2lib.store import code_version, dependencies, source_imports
 
+    return code_version(dependencies(source_imports(chapter.source), include_book=True))
+
+
+def run_key(chapter: Chapter, parameters: Mapping[str, Any]) -> str:
+    """16 hex digits identifying a run: the chapter's source, the code it uses, the parameters."""
     blob = json.dumps({
         "chapter": chapter.stem,
         "source": hashlib.sha256(chapter.source.read_bytes()).hexdigest(),
-        "code": code_version(),
+        "code": chapter_code(chapter),
         "parameters": {k: parameters[k] for k in sorted(parameters)},
         "summary": str(summary_path(chapter, parameters)),
     }, sort_keys=True, default=str)
@@ -249,16 +261,18 @@ def _describe(err: BaseException) -> str:
 def run_chapter(
     chapter: Chapter, executed: str | Path, parameters: Mapping[str, Any], *,
     force: bool = False, progress: bool = False, kernel: str = "python3", run_id: str | None = None,
+    threads: int | None = None,
 ) -> ChapterOutcome:
     """Execute ``chapter`` into ``<executed>/<stem>.ipynb`` unless that run is finished already
     (``force`` reruns it). A failing cell gives a ``failed`` outcome, not an exception.
 
     ``run_id``: the run key (default :func:`run_key` computed here; a batch computes it where the
     batch starts, so that long-lived workers holding older l2lib code agree with new kernels).
+    ``threads``: intra-op threads of the chapter's kernel (``L2LIB_THREADS``; a Dask batch sets 1).
+    On a Dask worker of a multi-GPU node, a chapter's ``device`` auto/cuda becomes this worker's
+    GPU (:func:`worker_device`).
     """
     import nbformat
-
-    from l2lib.store import code_version
 
     key = run_key(chapter, parameters) if run_id is None else run_id
     output = Path(executed) / f"{chapter.stem}.ipynb"
@@ -267,6 +281,12 @@ def run_chapter(
     partial = output.with_name(f"{chapter.stem}.partial.ipynb")
     summary = summary_path(chapter, parameters)
     os.environ.setdefault("L2LIB_PROGRESS", "0")  # no progress bars inside the rendered book
+    if threads is not None:
+        os.environ["L2LIB_THREADS"] = str(threads)  # the kernel inherits it
+    if "device" in chapter.defaults:
+        device = parameters.get("device", chapter.defaults["device"])
+        if isinstance(device, str) and worker_device(device) != device:
+            parameters = {**parameters, "device": worker_device(device)}
     started, clock = time.time(), time.monotonic()
     try:
         notebooks.execute_chapter(chapter.source, partial, parameters, kernel=kernel,
@@ -281,7 +301,7 @@ def run_chapter(
     notebook = nbformat.read(partial, as_version=4)
     notebook.metadata[RUN_METADATA] = {"run": {
         "key": key,
-        "code": code_version(),
+        "code": chapter_code(chapter),
         "parameters": dict(parameters),
         "summary": str(summary) if wrote_summary else None,
         "summary_sha": _sha(summary) if wrote_summary else None,
@@ -312,7 +332,8 @@ def run_chapters(
             outcomes.append(run_chapter(chapter, executed, params, force=force,
                                         progress=progress))
         return outcomes
-    calls = [((c, executed, p), {"force": force, "run_id": run_key(c, p)})
+    calls = [((c, executed, p), {"force": force, "run_id": run_key(c, p),
+                                 "threads": task_threads()})
              for c, p in zip(chapters, parameters, strict=True)]
     return _on_dask(client, run_chapter, calls, [f"chapter-{c.stem}" for c in chapters],
                     progress, "chapters")
@@ -321,23 +342,76 @@ def run_chapters(
 # ------------------------------------------------------------------------------------- Dask
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Dask client: on the scheduler at ``scheduler`` (e.g. ``tcp://host:8786``), else on a
-    local cluster of ``workers`` processes (default 2) with one thread each."""
+def dask_client(scheduler: str | None = None, workers: int | None = None,
+                timeout: float | None = None) -> Iterator[Any]:
+    """A Dask client: on the scheduler at ``scheduler`` (e.g. ``tcp://host:8786``; a ValueError
+    after ``timeout`` seconds if it cannot be reached), else on a local cluster of ``workers``
+    processes (default 2) with one thread each (default timeout: ``SCHEDULER_TIMEOUT_S``)."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None and workers is not None:
         raise ValueError("give either a scheduler address or a number of local workers, not both")
     if scheduler is not None:
-        with Client(scheduler) as client:
+        timeout = SCHEDULER_TIMEOUT_S if timeout is None else timeout
+        try:
+            client = Client(scheduler, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ValueError(
+                f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s "
+                f"({type(err).__name__}); check --scheduler (e.g. tcp://host:8786) and that "
+                "the scheduler runs, or use --workers N for a local cluster") from err
+        with client:
+            assign_devices(client)
             yield client
         return
     n = 2 if workers is None else int(workers)
     if n < 1:
-        raise ValueError(f"the number of workers must be >= 1, got {workers}")
+        raise ValueError(f"--workers must be >= 1, got {workers}")
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
+        assign_devices(client)
         yield client
+
+
+def task_threads() -> int:
+    """Intra-op threads of one Dask task: ``L2LIB_THREADS``, else 1 (workers run side by side,
+    and oversubscribed cores make every task many times slower)."""
+    return int(os.environ.get("L2LIB_THREADS") or 1)
+
+
+WORKER_SLOT_ENV = "L2LIB_WORKER_SLOT"  # a Dask worker's index among the workers of its host
+
+
+def assign_devices(client: Any) -> dict[str, int]:
+    """Number the workers of each host 0, 1, … and tell each its number (as
+    ``L2LIB_WORKER_SLOT`` in the worker's environment), so that :func:`worker_device` spreads
+    the tasks of a multi-GPU node over its GPUs. Returns address → slot. Workers that join
+    later (adaptive clusters) get no slot and use the device asked for."""
+    workers = client.scheduler_info()["workers"]
+    by_host: dict[str, list[str]] = {}
+    for address in sorted(workers):
+        by_host.setdefault(str(workers[address].get("host")), []).append(address)
+    slots = {a: i for addresses in by_host.values() for i, a in enumerate(addresses)}
+    for address, slot in slots.items():
+        client.run(_set_slot, slot, workers=[address])
+    return slots
+
+
+def _set_slot(slot: int) -> None:
+    os.environ[WORKER_SLOT_ENV] = str(slot)
+
+
+def worker_device(device: str) -> str:
+    """The device of a task: on a Dask worker with a slot (:func:`assign_devices`), ``auto`` or
+    ``cuda`` become ``cuda:(slot mod n_gpus)`` when this host has GPUs; else ``device``."""
+    slot = os.environ.get(WORKER_SLOT_ENV)
+    if slot is None or device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        return device
+    return f"cuda:{int(slot) % torch.cuda.device_count()}"
 
 
 def _on_dask(
@@ -458,7 +532,10 @@ def _train_config(spec: Mapping[str, Any]) -> Any:
     spec = dict(spec)
     if spec.get("batch_size") == "full":
         spec["batch_size"] = None  # TOML has no null
-    return TrainConfig(**spec)
+    try:
+        return TrainConfig(**spec)
+    except ValueError as err:
+        raise ValueError(f"sweep config: [train] {err}") from err
 
 
 def _architectures(hidden: Any) -> list[tuple[int, ...]]:
@@ -522,6 +599,13 @@ def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ValueError(f"sweep config: seeds must be a non-empty list of integers, got "
                          f"{seeds!r}")
+    for s in seeds:
+        check_seed(s, "sweep config: seeds entry")
+    device = config.get("device", "auto")
+    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+        raise ValueError(f"sweep config: device = {device!r} is not supported; use \"auto\", "
+                         "\"cpu\", \"cuda\" or \"cuda:N\" (l2lib trains in float64, which MPS "
+                         "lacks)")
     per_task = config.get("seeds_per_task", len(seeds))
     if not isinstance(per_task, int) or per_task < 1:
         raise ValueError(f"sweep config: seeds_per_task must be a positive integer, got "
@@ -543,7 +627,7 @@ def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
     common = {"activation": activation, "bias": bool(model.get("bias", True)), "train": train,
               "jitter": jitter, "n_train": config.get("n_train"), "n_test": config.get("n_test"),
               "max_members": _positive(config.get("max_members", 64), "max_members"),
-              "data_root": config.get("data_root"), "device": config.get("device", "auto")}
+              "data_root": config.get("data_root"), "device": device}
     tasks = []
     groups = [seeds[i:i + per_task] for i in range(0, len(seeds), per_task)]
     bounds = [round(i * len(grid) / blocks) for i in range(blocks + 1)]
@@ -563,7 +647,10 @@ def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
 
 def load_sweep_config(path: str | Path) -> dict[str, Any]:
     """A sweep config from a TOML (``.toml``) or JSON (``.json``) file."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser as the tomli package
+        import tomli as tomllib
 
     path = Path(path)
     if not path.exists():
@@ -582,25 +669,38 @@ def load_sweep_config(path: str | Path) -> dict[str, Any]:
 
 
 def run_sweep_task(task: SweepTask, results_dir: str | Path,
-                   progress: bool | None = None) -> SweepOutcome:
+                   progress: bool | None = None, threads: int | None = None) -> SweepOutcome:
     """Run one sweep task into ``<results_dir>/store`` (resuming what is stored already).
 
     Warm sweeps start from a fresh initialisation; ``both`` sweeps up, then down from where the
     upward sweep ended (the store layout of :func:`l2lib.onset.hysteresis_sweeps`). Observed at
     every point: weight norm, train/test accuracy, training error and objective.
+    ``threads``: torch's intra-op threads for this task (a Dask batch gives 1); on a Dask worker
+    of a multi-GPU node, ``auto``/``cuda`` mean this worker's GPU (:func:`worker_device`).
     """
     import numpy as np
 
     from l2lib.data import load_dataset
+    from l2lib.data.datasets import DatasetUnavailableError
     from l2lib.experiments.onset import classification_observer
     from l2lib.models.mlp import mlp
     from l2lib.runtime import resolve_device
     from l2lib.store import open_store
     from l2lib.train.sweep import independent_sweep, warm_sweep
 
-    device = resolve_device(task.device)
-    data = load_dataset(task.dataset, root=task.data_root, device=device, n_train=task.n_train,
-                        n_test=task.n_test)
+    if threads is not None:
+        configure_threads(threads=threads)
+    device = resolve_device(worker_device(task.device))
+    try:
+        data = load_dataset(task.dataset, root=task.data_root, device=device,
+                            n_train=task.n_train, n_test=task.n_test)
+    except DatasetUnavailableError:
+        raise
+    except (ValueError, OSError, RuntimeError, AssertionError, EOFError) as err:
+        where = task.data_root or "the default data folder (L2LIB_DATA)"
+        raise ValueError(f"sweep config: dataset {task.dataset!r} from {where} cannot be read "
+                         f"({type(err).__name__}: {str(err)[:100]}); its files may be damaged: "
+                         "delete them and download again, or fix data_root") from err
     root = Path(results_dir) / "store"
     observe = classification_observer(data)
 
@@ -613,7 +713,8 @@ def run_sweep_task(task: SweepTask, results_dir: str | Path,
     results, stores, computed = {}, {}, 0
     if task.direction == "independent":
         store = open_store(root, task.name, {"key": task.key(), "lams": lams,
-                                             "config": task.train})
+                                             "config": task.train,
+                                             "max_members": task.max_members})
         chunks = -(-len(lams) * len(task.seeds) // task.max_members)
         computed = chunks - min(store.finished(), chunks)
         results["independent"] = independent_sweep(
@@ -646,5 +747,6 @@ def run_sweep(tasks: Sequence[SweepTask], results_dir: str | Path, *, client: An
     results_dir = Path(results_dir).resolve()
     if client is None:
         return [run_sweep_task(t, results_dir, None if progress else False) for t in tasks]
-    return _on_dask(client, run_sweep_task, [((t, results_dir, False), {}) for t in tasks],
+    return _on_dask(client, run_sweep_task,
+                    [((t, results_dir, False), {"threads": task_threads()}) for t in tasks],
                     [f"sweep-{t.name}" for t in tasks], progress, "sweep tasks")

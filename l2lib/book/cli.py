@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 SWEEP_HELP = """\
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="store name, name-key folder, or a shell pattern (e.g. 'linear-*')")
     clear.add_argument("--all", action="store_true", help="every store")
     clear.add_argument("--stale", action="store_true",
-                       help="stores written by another version of l2lib's code")
+                       help="stores whose code changed since they were written (never one "
+                       "whose metadata is unreadable)")
     clear.add_argument("--yes", action="store_true", help="really remove (else: only list)")
     _add_results(clear)
 
@@ -144,10 +146,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"run": _run, "chapters": _chapters, "sweep": _sweep, "results": _results,
                "report": _report}[args.command]
     try:
+        if getattr(args, "results", None) is not None and args.command in {"run", "sweep"}:
+            _check_writable(Path(args.results))
         return command(args)
-    except (CliError, ValueError, FileNotFoundError) as err:
+    except (CliError, ValueError, FileNotFoundError, PermissionError) as err:
         print(f"l2lib {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def _check_writable(folder: Path) -> None:
+    """A CliError unless files can be created in ``folder`` (made if missing)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise CliError(f"the results folder {folder} is not writable ({err.strerror}); "
+                       "choose another with --results DIR") from err
 
 
 def _client(args: argparse.Namespace):
@@ -219,9 +236,35 @@ def _sweep(args: argparse.Namespace) -> int:
 _STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
 
 
-def _stores(results: Path) -> list[tuple[Path, str, str, dict]]:
-    """(folder, name, key, config.json) of every store under ``results/store``."""
-    import json
+@dataclass
+class StoreInfo:
+    """A store folder as ``l2lib results`` sees it: its metadata, or why it is unreadable."""
+
+    path: Path
+    name: str
+    key: str
+    meta: dict | None
+    problem: str | None = None
+
+    def stale_reason(self) -> str | None:
+        """Why the store no longer matches the code (None: current, or metadata unreadable)."""
+        from l2lib.store import stale_modules
+
+        if self.meta is None:
+            return None
+        recorded = self.meta.get("modules")
+        if not isinstance(recorded, dict):
+            return "written by l2lib before per-module keys"
+        changed = stale_modules(recorded)
+        if not changed:
+            return None
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return f"changed since: {', '.join(changed[:3])}{more}"
+
+
+def _stores(results: Path) -> list[StoreInfo]:
+    """Every store folder under ``results/store``."""
+    from l2lib.store import StoreError, read_metadata
 
     found = []
     root = results / "store"
@@ -229,10 +272,9 @@ def _stores(results: Path) -> list[tuple[Path, str, str, dict]]:
         match = _STORE_DIR.match(path.name)
         if path.is_dir() and match:
             try:
-                meta = json.loads((path / "config.json").read_text())
-            except (OSError, ValueError):
-                meta = {}
-            found.append((path, match["name"], match["key"], meta))
+                found.append(StoreInfo(path, match["name"], match["key"], read_metadata(path)))
+            except StoreError as err:
+                found.append(StoreInfo(path, match["name"], match["key"], None, str(err)))
     return found
 
 
@@ -246,20 +288,21 @@ def _points(path: Path) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from l2lib.store import code_version
-
     results = Path(args.results)
     stores = _stores(results)
-    current = code_version()
     if args.action == "list":
         import json
 
-        print(f"stores under {results / 'store'} (current code {current}):")
-        for path, name, key, meta in stores:
-            code = meta.get("code", "?")
-            config = json.dumps(meta.get("config", {}), sort_keys=True)
-            print(f"  {name:<40} {key}  {_points(path):>4} points  code {code}"
-                  f"{'' if code == current else ' (stale)'}  "
+        print(f"stores under {results / 'store'}:")
+        for s in stores:
+            if s.meta is None:
+                print(f"  {s.name:<40} {s.key}  {_points(s.path):>4} points  UNREADABLE "
+                      f"metadata ({s.problem}); --stale keeps it, clear it by name")
+                continue
+            reason = s.stale_reason()
+            config = json.dumps(s.meta.get("config", {}), sort_keys=True)
+            print(f"  {s.name:<40} {s.key}  {_points(s.path):>4} points  "
+                  f"{'current' if reason is None else 'stale: ' + reason}  "
                   f"{config[:70] + '…' if len(config) > 70 else config}")
         if not stores:
             print("  (none)")
@@ -267,11 +310,11 @@ def _results(args: argparse.Namespace) -> int:
 
         summaries = load_summaries(results)
         print(f"chapter summaries under {results / 'summaries'}:")
-        for chapter, s in summaries.items():
-            prov = s["provenance"]
+        for chapter, summary in summaries.items():
+            prov = summary["provenance"]
             print(f"  {chapter:<24} profile {prov.get('profile')}, {prov.get('device')}, "
                   f"{format_wall(prov.get('wall_s'))}, {prov.get('utc')}, "
-                  f"{len(s['findings'])} findings")
+                  f"{len(summary['findings'])} findings")
         if not summaries:
             print("  (none)")
         return 0
@@ -279,21 +322,28 @@ def _results(args: argparse.Namespace) -> int:
         raise CliError("name the stores to clear, or give --all or --stale")
     from fnmatch import fnmatchcase
 
+    def named(s: StoreInfo, n: str) -> bool:
+        return fnmatchcase(s.name, n) or s.path.name == n
+
     chosen = [s for s in stores if args.all
-              or (args.stale and s[3].get("code") != current)
-              or any(fnmatchcase(s[1], n) or s[0].name == n for n in args.names)]
-    unmatched = [n for n in args.names
-                 if not any(fnmatchcase(s[1], n) or s[0].name == n for s in stores)]
+              or (args.stale and s.meta is not None and s.stale_reason() is not None)
+              or any(named(s, n) for n in args.names)]
+    if args.stale and not args.all:
+        for s in stores:
+            if s.meta is None and s not in chosen:
+                print(f"keeping {s.path}: its metadata is unreadable ({s.problem}); "
+                      "remove it by name if it is not needed")
+    unmatched = [n for n in args.names if not any(named(s, n) for s in stores)]
     if unmatched:
-        names = sorted({s[1] for s in stores})
+        names = sorted({s.name for s in stores})
         raise CliError(f"no store matches {unmatched}; stores: {names or 'none'}")
-    for path, *_ in chosen:
-        print(f"{'removing' if args.yes else 'would remove'} {path}")
+    for s in chosen:
+        print(f"{'removing' if args.yes else 'would remove'} {s.path}")
     if not args.yes:
         print(f"{len(chosen)} store(s) selected; nothing removed: add --yes to remove them")
         return 1 if chosen else 0
-    for path, *_ in chosen:
-        shutil.rmtree(path)
+    for s in chosen:
+        shutil.rmtree(s.path)
     print(f"removed {len(chosen)} store(s)")
     return 0
 
