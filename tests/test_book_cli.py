@@ -30,7 +30,8 @@ def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
     status = cli.main(["run", "onset", "--profile", "smoke", "-p", "seed", "3", "--book",
                        str(book), "--results", str(results), "--no-progress"])
     assert status == 0
-    executed = book / "executed" / "01_onset.ipynb"
+    [run] = (results / "runs" / "01_onset").glob("*seed-3*")  # a -p run gets its own folder
+    executed = run / "01_onset.ipynb"
     notebook = nbformat.read(executed, 4)
     injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.tags)
     assert "seed = 3" in injected.source and 'profile = "smoke"' in injected.source
@@ -38,11 +39,13 @@ def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
                             .index(injected.metadata.tags) + 1]
     text = "".join(o.get("data", {}).get("text/markdown", "") for o in banner.outputs)
     assert "seed 3" in text and "`smoke`" in text  # the run banner states the override
-    summary = json.loads((results / "summaries" / "01_onset.json").read_text())
+    summary = json.loads((run / "summaries" / "01_onset.json").read_text())
     assert summary["provenance"]["seed"] == 3 and summary["provenance"]["profile"] == "smoke"
     assert summary["findings"] and all(f["paper"] and f["companion"] for f in summary["findings"])
     assert batch.recorded_run(executed)["parameters"]["seed"] == 3
-    assert not (book / "executed" / "01_onset.partial.ipynb").exists()
+    assert not (run / "01_onset.partial.ipynb").exists()
+    assert "seed,norm" in (results / "runs" / "01_onset" / "runs.csv").read_text() or \
+        "seed" in (results / "runs" / "01_onset" / "runs.csv").read_text().splitlines()[0]
 
 
 @pytest.mark.parametrize("args,message", [

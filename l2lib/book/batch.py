@@ -313,30 +313,259 @@ def run_chapter(
 
 
 def run_chapters(
-    chapters: Sequence[Chapter], executed: str | Path, parameters: Sequence[Mapping[str, Any]],
+    chapters: Sequence[Chapter], executed: str | Path | Sequence[str | Path],
+    parameters: Sequence[Mapping[str, Any]],
     *, client: Any = None, force: bool = False, progress: bool = True,
 ) -> list[ChapterOutcome]:
     """Run each chapter with its parameters (serially, or as Dask tasks on ``client``).
 
+    ``executed``: the folder of the executed notebooks, or one folder per chapter (grid runs).
     Serially, papermill shows a bar over each chapter's cells; on Dask, one bar counts
     finished chapters. Outcomes come back in the order of ``chapters``.
     """
     if len(parameters) != len(chapters):
         raise ValueError("give one parameter set per chapter")
-    executed = Path(executed).resolve()
+    if isinstance(executed, str | os.PathLike):
+        folders = [Path(executed).resolve()] * len(chapters)
+    else:
+        folders = [Path(e).resolve() for e in executed]
+        if len(folders) != len(chapters):
+            raise ValueError("give one executed folder per chapter")
     if client is None:
         outcomes = []
-        for chapter, params in zip(chapters, parameters, strict=True):
+        for chapter, folder, params in zip(chapters, folders, parameters, strict=True):
             if progress:
                 print(f"{chapter.stem}: {dict(params)}", flush=True)
-            outcomes.append(run_chapter(chapter, executed, params, force=force,
+            outcomes.append(run_chapter(chapter, folder, params, force=force,
                                         progress=progress))
         return outcomes
-    calls = [((c, executed, p), {"force": force, "run_id": run_key(c, p),
-                                 "threads": task_threads()})
-             for c, p in zip(chapters, parameters, strict=True)]
-    return _on_dask(client, run_chapter, calls, [f"chapter-{c.stem}" for c in chapters],
-                    progress, "chapters")
+    calls = [((c, f, p), {"force": force, "run_id": run_key(c, p), "threads": task_threads()})
+             for c, f, p in zip(chapters, folders, parameters, strict=True)]
+    return _on_dask(client, run_chapter, calls,
+                    [f"chapter-{c.stem}-{i}" for i, c in enumerate(chapters)], progress,
+                    "chapters")
+
+
+# ---------------------------------------------------------------------------- parameter grids
+
+@dataclass(frozen=True)
+class GridRun:
+    """One run of a parameter grid: its chapter, the values set (``overrides``, typed), the
+    parameters papermill injects, and its own folder (executed notebook, ``summaries/``,
+    ``parameters.json``; ``store`` links to the shared store)."""
+
+    chapter: Chapter
+    overrides: dict[str, Any]
+    parameters: dict[str, Any]
+    folder: Path
+
+    @property
+    def notebook(self) -> Path:
+        """The executed notebook of this run."""
+        return self.folder / f"{self.chapter.stem}.ipynb"
+
+    @property
+    def summary(self) -> Path:
+        """The summary this run writes."""
+        return self.folder / "summaries" / f"{self.chapter.stem}.json"
+
+
+def split_values(text: str) -> list[str]:
+    """The comma-separated values of ``-p NAME v1,v2,…`` (commas inside brackets or quotes do
+    not split: ``[1,2],[3]`` is two values)."""
+    values, depth, quote, current = [], 0, "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+            continue
+        current += char
+    values.append(current.strip())
+    if any(v == "" for v in values):
+        raise ValueError(f"empty value in {text!r}; separate values by single commas")
+    return values
+
+
+def results_root(chapter: Chapter, results_dir: str | Path | None) -> Path:
+    """The results folder of a batch: ``results_dir``, else the chapter's default one."""
+    if results_dir is not None:
+        return Path(results_dir).expanduser().resolve()
+    default = chapter.defaults.get("results_dir")
+    if not isinstance(default, str):
+        raise ValueError(f"chapter {chapter.stem} has no results_dir parameter; give --results")
+    return (chapter.source.parent / default).resolve()
+
+
+def _slug(overrides: Mapping[str, Any]) -> str:
+    text = "_".join(f"{k}-{v}" for k, v in overrides.items())
+    text = re.sub(r"[^A-Za-z0-9.=+-]+", "", text.replace("_", "-"))[:48]
+    digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
+    return f"{text}-{digest.hexdigest()[:8]}" if text else digest.hexdigest()[:8]
+
+
+def grid_runs(
+    chapter: Chapter, profile: str, overrides: Sequence[tuple[str, str]],
+    results_dir: str | Path | None = None,
+) -> list[GridRun]:
+    """The Cartesian product of ``-p NAME v1,v2,…`` settings for ``chapter``: one
+    :class:`GridRun` per combination, in ``<results>/runs/<stem>/<name-value…-hash>/``. The
+    folder name is a hash of the profile and the values set, so different runs never share
+    a notebook or a summary and the same run always lands in the same folder."""
+    import itertools
+
+    names = [n for n, _ in overrides]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"parameter(s) {repeated} given twice; give one -p NAME v1,v2,… each")
+    choices = [split_values(text) for _, text in overrides]
+    root = results_root(chapter, results_dir) / "runs" / chapter.stem
+    runs = []
+    for combo in itertools.product(*choices):
+        pairs = list(zip(names, combo, strict=True))
+        typed = chapter_parameters(chapter, profile, pairs)
+        values = {"profile": typed["profile"], **{n: typed[n] for n in names}}
+        folder = root / _slug(values)
+        typed["results_dir"] = str(folder)
+        if "results_dir" not in chapter.defaults:
+            raise ValueError(f"chapter {chapter.stem} has no parameter 'results_dir'")
+        runs.append(GridRun(chapter, values, typed, folder))
+    return runs
+
+
+def prepare_run(run: GridRun, shared_store: Path) -> None:
+    """Make ``run``'s folder: ``parameters.json`` and ``store`` → the shared store."""
+    run.folder.mkdir(parents=True, exist_ok=True)
+    shared_store.mkdir(parents=True, exist_ok=True)
+    link = run.folder / "store"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(shared_store, target_is_directory=True)
+    (run.folder / "parameters.json").write_text(json.dumps(run.overrides, indent=1) + "\n")
+
+
+def run_grid(
+    runs: Sequence[GridRun], results_dir: str | Path, *, client: Any = None,
+    force: bool = False, progress: bool = True,
+) -> list[ChapterOutcome]:
+    """Execute every run into its own folder (serially or on Dask), sharing
+    ``<results_dir>/store``."""
+    for run in runs:
+        prepare_run(run, Path(results_dir) / "store")
+    return run_chapters([r.chapter for r in runs], [r.folder for r in runs],
+                        [r.parameters for r in runs], client=client, force=force,
+                        progress=progress)
+
+
+def earlier_runs(chapter: Chapter, results_dir: str | Path | None,
+                 exclude: Sequence[GridRun] = ()) -> list[GridRun]:
+    """The runs of ``chapter`` found under ``<results>/runs/<stem>/`` (any earlier grid),
+    except those in ``exclude``."""
+    skip = {r.folder.resolve() for r in exclude}
+    found = []
+    for meta in sorted((results_root(chapter, results_dir) / "runs" / chapter.stem)
+                       .glob("*/parameters.json")):
+        if meta.parent.resolve() in skip:
+            continue
+        try:
+            values = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(GridRun(chapter, values, {}, meta.parent))
+    return found
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if value is None or isinstance(value, bool | int | float | str):
+        return {prefix[:-1]: value}
+    return {}  # lists and arrays are not headline numbers
+
+
+def grid_table(runs: Sequence[GridRun], outcomes: Sequence[ChapterOutcome] | None = None,
+               ) -> list[dict[str, Any]]:
+    """One row per run: run folder, status (of ``outcomes[i]``; "earlier" for runs beyond
+    them), the values set, every scalar number of its summary (nested names joined by '.') and
+    every finding's verdict (``verdict:<key>``)."""
+    rows = []
+    for i, run in enumerate(runs):
+        status = outcomes[i].status if outcomes and i < len(outcomes) else "earlier"
+        row: dict[str, Any] = {"run": run.folder.name, "status": status}
+        row.update(run.overrides)
+        try:
+            summary = json.loads(run.summary.read_text())
+        except (OSError, ValueError):
+            summary = {}
+        row.update(_flatten(summary.get("numbers", {})))
+        for finding in summary.get("findings", []):
+            key = finding.get("key") or finding.get("finding")
+            verdict = finding.get("verdict", finding.get("agrees"))
+            row[f"verdict:{key}"] = verdict
+        rows.append(row)
+    return rows
+
+
+def write_grid_table(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """The rows as CSV (columns: the union of the rows' keys, in first-seen order)."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def plot_grid(rows: Sequence[Mapping[str, Any]], number: str, against: str,
+              path: str | Path, parameters: Sequence[str] = ()) -> Path:
+    """A figure of ``number`` against parameter ``against``, one series per combination of the
+    other grid ``parameters`` that vary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows or against not in rows[0]:
+        raise ValueError(f"--against {against!r} is not a parameter of this grid")
+    usable = [r for r in rows if isinstance(r.get(number), int | float)
+              and not isinstance(r.get(number), bool)]
+    if not usable:
+        known = sorted(k for k, v in rows[0].items() if isinstance(v, int | float))
+        raise ValueError(f"--plot {number!r} is not a number in these runs' summaries; "
+                         f"numbers: {', '.join(known) or 'none'}")
+    others = [k for k in parameters if k != against
+              and len({json.dumps(r.get(k), default=str) for r in rows}) > 1]
+    series: dict[str, list[tuple[Any, float]]] = {}
+    for r in usable:
+        label = ", ".join(f"{k}={r[k]}" for k in others) or number
+        series.setdefault(label, []).append((r[against], float(r[number])))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label, points in series.items():
+        points.sort(key=lambda p: (isinstance(p[0], str), p[0]))
+        ax.plot([str(p[0]) if isinstance(p[0], str) else p[0] for p in points],
+                [p[1] for p in points], "o-", label=label)
+    ax.set_xlabel(against)
+    ax.set_ylabel(number)
+    if len(series) > 1:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
 
 
 # ------------------------------------------------------------------------------------- Dask

@@ -1,6 +1,7 @@
 """The ``l2lib`` command line (also ``python -m l2lib``): batch runs, sweeps, results, report.
 
-    l2lib run [CHAPTER ...] [--profile P] [-p NAME VALUE ...] [--workers N | --scheduler ADDR]
+    l2lib run [CHAPTER ...] [--profile P] [-p NAME V1,V2,... ...] [--dry-run]
+              [--plot NUMBER [--against NAME]] [--workers N | --scheduler ADDR]
     l2lib chapters                      the chapters and their parameters
     l2lib sweep CONFIG.toml             a library sweep from a config file, into the store
     l2lib results list | clear NAME ... [--all] [--stale] --yes
@@ -8,7 +9,11 @@
 
 Finished work is never recomputed: chapters whose executed notebook records the same parameters
 and code (``--force`` reruns them), sweep points already in the store. An interrupted batch
-resumes when it is run again. ``--workers N`` runs chapters or sweep tasks as tasks on a local
+resumes when it is run again. Without ``-p`` a chapter runs into the book
+(``book/executed/<stem>.ipynb``, ``<results>/summaries/<stem>.json``); with ``-p`` every
+combination of the values given runs into its own folder ``<results>/runs/<stem>/<values-hash>/``
+(notebook, summary; the store is shared) and ``<results>/runs/<stem>/runs.csv`` collects every
+run's numbers and verdicts. ``--workers N`` runs chapters or sweep tasks as tasks on a local
 Dask cluster of N processes; ``--scheduler tcp://host:8786`` on an existing Dask cluster (e.g. one
 started by dask-jobqueue on Slurm; workers need l2lib and the same file system).
 """
@@ -92,8 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="CHAPTER", help="another chapter (repeatable)")
     run.add_argument("--profile", default="quick", help="smoke, quick (default) or paper")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("NAME", "VALUE"), help="set a parameter of the chapters' "
-                     "parameters cell, as papermill -p does (repeatable)")
+                     metavar=("NAME", "VALUES"), help="set a parameter of the chapters' "
+                     "parameters cell, as papermill -p does (repeatable); comma-separated "
+                     "values run every combination, each into its own folder under "
+                     "<results>/runs/")
+    run.add_argument("--dry-run", action="store_true", help="list the runs, execute nothing")
+    run.add_argument("--plot", metavar="NUMBER", help="with -p: draw this summary number "
+                     "against a parameter into <results>/runs/<stem>/<NUMBER>-vs-<NAME>.png")
+    run.add_argument("--against", metavar="NAME", help="the parameter on the x axis of --plot "
+                     "(default: the first -p parameter)")
     run.add_argument("--book", default="book", help="the book folder (default: book)")
     _add_results(run, default=None)
     run.add_argument("--force", action="store_true", help="rerun chapters that are finished")
@@ -182,11 +194,23 @@ def _run(args: argparse.Namespace) -> int:
 
     chapters = select_chapters(find_chapters(args.book),
                                [*args.chapters, *args.more_chapters])
+    if args.parameter:
+        return _run_grid(args, chapters)
+    if args.plot or args.against:
+        raise CliError("--plot and --against need a parameter grid: add -p NAME V1,V2,...")
     parameters = [chapter_parameters(c, args.profile, args.parameter, args.results)
                   for c in chapters]
+    if args.dry_run:
+        for chapter, params in zip(chapters, parameters, strict=True):
+            print(f"{chapter.stem}: {params} → {Path(args.book) / 'executed'}")
+        return 0
     with _client(args) as client:
         outcomes = run_chapters(chapters, Path(args.book) / "executed", parameters,
                                 client=client, force=args.force, progress=not args.no_progress)
+    return _print_outcomes(outcomes)
+
+
+def _print_outcomes(outcomes: Sequence) -> int:
     for o in outcomes:
         detail = f"{o.wall_s:.0f} s" if o.status == "done" else (
             "finished before, not rerun (--force reruns)" if o.status == "skipped" else o.error)
@@ -197,6 +221,48 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _run_grid(args: argparse.Namespace, chapters: Sequence) -> int:
+    from l2lib.book.batch import (
+        earlier_runs,
+        grid_runs,
+        grid_table,
+        plot_grid,
+        results_root,
+        run_grid,
+        write_grid_table,
+    )
+
+    names = [n for n, _ in args.parameter]
+    against = args.against or names[0]
+    if args.plot and against not in names:
+        raise CliError(f"--against {against!r} is not one of the -p parameters {names}")
+    status = 0
+    for chapter in chapters:
+        runs = grid_runs(chapter, args.profile, args.parameter, args.results)
+        root = results_root(chapter, args.results)
+        if args.dry_run:
+            print(f"{chapter.stem}: {len(runs)} run(s)")
+            for run in runs:
+                done = "finished" if run.notebook.exists() else "to run"
+                print(f"  {run.overrides} → {run.folder} ({done})")
+            continue
+        with _client(args) as client:
+            outcomes = run_grid(runs, root, client=client, force=args.force,
+                                progress=not args.no_progress)
+        status = max(status, _print_outcomes(outcomes))
+        rows = grid_table(runs, outcomes)
+        every = rows + grid_table(earlier_runs(chapter, args.results, exclude=runs))
+        table = write_grid_table(every, root / "runs" / chapter.stem / "runs.csv")
+        print(f"{chapter.stem}: table of {len(every)} run(s) ({len(rows)} of this batch) → "
+              f"{table}")
+        if args.plot:
+            figure = plot_grid(rows, args.plot, against,
+                               root / "runs" / chapter.stem / f"{args.plot}-vs-{against}.png",
+                               parameters=names)
+            print(f"{chapter.stem}: figure → {figure}")
+    return status
 
 
 def _chapters(args: argparse.Namespace) -> int:
