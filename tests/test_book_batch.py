@@ -293,6 +293,7 @@ def stub_executor(executions):
     def execute(source, output, parameters, *, kernel="python3", progress=False):
         executions.append(dict(parameters))
         stem = Path(source).stem
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nbformat.v4.new_notebook(), output)
         folder = Path(parameters["results_dir"]) / "summaries"
         folder.mkdir(parents=True, exist_ok=True)
