@@ -260,7 +260,8 @@ def test_corrupt_idx_files_are_named(tmp_path, capsys):
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         (raw / name).write_bytes(b"\x00\x01garbage" * 10)
-    text = CONFIG.replace('dataset = "digits"', f'dataset = "mnist"\ndata_root = "{raw.parents[1]}"')
+    root = raw.parents[1]
+    text = CONFIG.replace('dataset = "digits"', f'dataset = "mnist"\ndata_root = "{root}"')
     assert cli.main(["sweep", write_config(tmp_path, text), "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "dataset 'mnist' from" in err and "cannot be read" in err and "download again" in err
