@@ -299,7 +299,8 @@ def stub_executor(executions):
                    "nested": {"count": 3}, "curve": [1, 2]}
         (folder / f"{stem}.json").write_text(json.dumps({
             "chapter": stem, "provenance": {}, "numbers": numbers,
-            "findings": [{"key": "falls", "verdict": "agrees"}]}))
+            "findings": [{"key": "falls", "verdict": "agrees"},
+                         {"finding": "old style", "agree": False}]}))
         return Path(output)
     return execute
 
@@ -333,6 +334,7 @@ def test_a_parameter_grid_runs_every_combination_into_its_own_folder(tmp_path, m
     assert len(rows) == 6 and {r["status"] for r in rows} == {"done"}
     assert {(r["seed"], r["dataset"], r["norm"]) for r in rows} >= {("2", "moons", "25.0")}
     assert rows[0]["nested.count"] == "3" and rows[0]["verdict:falls"] == "agrees"
+    assert rows[0]["verdict:old style"] == "disagrees"
     assert "curve" not in rows[0]
     assert (results / "runs" / "01_alpha" / "norm-vs-seed.png").stat().st_size > 1000
 

@@ -509,7 +509,10 @@ def grid_table(runs: Sequence[GridRun], outcomes: Sequence[ChapterOutcome] | Non
         row.update(_flatten(summary.get("numbers", {})))
         for finding in summary.get("findings", []):
             key = finding.get("key") or finding.get("finding")
-            verdict = finding.get("verdict", finding.get("agrees"))
+            verdict = finding.get("verdict")
+            if verdict is None:  # summaries written before Finding had a verdict
+                agree = finding.get("agree", finding.get("agrees"))
+                verdict = {True: "agrees", False: "disagrees"}.get(agree, "undecided")
             row[f"verdict:{key}"] = verdict
         rows.append(row)
     return rows
