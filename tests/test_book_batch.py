@@ -259,6 +259,19 @@ def test_sweep_tasks_split_architectures_seeds_and_lambda_blocks():
     assert blocks[0] + blocks[1] == (0.0, 0.1, 0.2, 0.3, 0.4)  # blocks tile the grid
 
 
+def test_max_members_is_part_of_an_independent_sweeps_key(tmp_path):
+    config = {**SWEEP, "kind": "independent", "direction": "independent", "jitter": 0.0,
+              "n_train": 60, "n_test": 30, "model": {"hidden": [3], "activation": "tanh"},
+              "seeds": [0], "lams": {"values": [0.0, 0.1]},
+              "train": {**SWEEP["train"], "max_epochs": 2}}
+    paths = set()
+    for members in (1, 2):
+        [task] = batch.sweep_tasks({**config, "max_members": members})
+        outcome = batch.run_sweep_task(task, tmp_path, progress=False, threads=1)
+        paths.add(outcome.stores["independent"])
+    assert len(paths) == 2  # chunks of 1 and of 2 members are different stores
+
+
 def test_sweep_on_dask_matches_serial_and_a_rerun_computes_nothing(tmp_path, client):
     tasks = batch.sweep_tasks(SWEEP)
     cold = batch.sweep_tasks({**SWEEP, "name": "cold", "kind": "independent", "jitter": 0.0,
