@@ -11,7 +11,9 @@ transitively (read from the sources with :mod:`ast`, as ``tests/test_layout.py``
 plots, reports or another chapter therefore keeps a store valid, while editing the training loop
 invalidates it. The book layer (``l2lib.book``) orchestrates: a book module on the stack counts
 itself and what it imports from lower layers, not the other book modules it imports; the command
-line (``l2lib.book.cli``, ``l2lib.__main__``) counts for nothing. ``config.json`` records the hash
+line (``l2lib.book.cli``, ``l2lib.__main__``) counts for nothing. A store opened from outside
+l2lib (a user's script) cannot know what will be computed and depends on every module.
+``config.json`` records the hash
 of every module the key covers, so :func:`stale_modules` can say which one changed.
 
 **Damage and concurrency.** A point file that cannot be read raises :class:`StoreError` naming the
@@ -221,7 +223,8 @@ class SweepStore:
 
     ``modules``: the l2lib modules whose code determines the result (default: those on the call
     stack where the store is opened, see the module docstring); the key covers them and their
-    transitive l2lib imports.
+    transitive l2lib imports. A store opened outside l2lib (no l2lib module on the stack, e.g.
+    a user's own ``warm_sweep`` call) depends on every module.
     """
 
     def __init__(self, root: str | os.PathLike, name: str, config: Mapping[str, Any],
@@ -229,7 +232,10 @@ class SweepStore:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise ValueError(f"store name {name!r} may hold only letters, digits, '_', '.', '-'")
         roots = calling_modules(2) if modules is None else list(modules)
-        self.modules = module_hashes(dependencies(roots))
+        outside = not [r for r in roots if r not in NOT_COMPUTATION]
+        if outside:  # opened outside l2lib (a user's own sweep): every module, to be safe
+            roots = list(package_modules())
+        self.modules = module_hashes(dependencies(roots, include_book=outside))
         self.code = code_version(self.modules)
         self.config = jsonable(config)
         self.path = Path(root).expanduser() / f"{name}-{config_key(config, self.code)}"
