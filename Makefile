@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= quick
-# make book WORKERS=4: chapters as tasks on a local Dask cluster of 4 processes
+# make book WORKERS=4: chapters as tasks on a local Dask cluster of 4 processes (1 thread each)
 WORKERS ?=
 # results of a paper-profile run (its summaries/), if any, for the reproducibility page
 PAPER_RESULTS ?= results-paper
@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py --device cpu
 	$(PY) benchmarks/bench_curvature.py --device cpu
 	$(PY) benchmarks/bench_regimes.py --device cpu --n-train 3000 --n-betas 3
+	$(PY) benchmarks/bench_concurrency.py
 
 clean:
 	rm -rf _build book/_build book/executed test-artifacts

@@ -1,20 +1,42 @@
-"""Resumable on-disk results, keyed by a hash of the full configuration and of the code.
+"""Resumable on-disk results, keyed by the configuration and the code the computation uses.
 
 A sweep writes one file per finished point (``point-00012.pt``: λ, observations, optional weights)
-atomically, so an interrupted run loses at most the point in flight and a rerun with the same
-configuration skips every finished point. The key hashes the configuration *and* the source of
-l2lib itself, so results computed by older code are never reused silently (myst-nb's cache, by
-contrast, ignores imported modules).
+atomically (a uniquely named temporary file, then a rename), so an interrupted run loses at most
+the point in flight and a rerun with the same configuration skips every finished point.
+
+**Keys.** A store's key hashes its configuration *and* the source of the l2lib modules the
+computation depends on: the modules on the call stack when the store is opened (the experiment
+module of a chapter, the sweep and training loop, ...) and everything they import from l2lib,
+transitively (read from the sources with :mod:`ast`, as ``tests/test_layout.py`` does). Editing
+plots, reports or another chapter therefore keeps a store valid, while editing the training loop
+invalidates it. The book layer (``l2lib.book``) orchestrates: a book module on the stack counts
+itself and what it imports from lower layers, not the other book modules it imports; the command
+line (``l2lib.book.cli``, ``l2lib.__main__``) counts for nothing. A store opened from outside
+l2lib (a user's script) cannot know what will be computed and depends on every module.
+``config.json`` records the hash
+of every module the key covers, so :func:`stale_modules` can say which one changed.
+
+**Damage and concurrency.** A point file that cannot be read raises :class:`StoreError` naming the
+file; :meth:`SweepStore.quarantine` moves it aside so the sweep can resume from the newest intact
+point. :meth:`SweepStore.lock` is an exclusive ``fcntl.flock`` on ``<store>/lock``: a second
+process on the same sweep waits for the first and then finds its points finished.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,17 +47,117 @@ import torch
 from l2lib import __version__
 
 _POINT = re.compile(r"point-(\d{5})\.pt$")
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE = "l2lib"
+BOOK_LAYER = "l2lib.book"
+NOT_COMPUTATION = ("l2lib.__main__", "l2lib.book.cli", "l2lib.store")  # dispatch, not results
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """l2lib's version plus a hash of its source files."""
+class StoreError(ValueError):
+    """A store file that cannot be read (its path and the fix are in the message)."""
+
+
+# ------------------------------------------------------------------------ module dependencies
+
+def package_modules(package_dir: Path = PACKAGE_DIR) -> dict[str, Path]:
+    """Every module of the package under ``package_dir``: dotted name → source file."""
+    modules = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = (PACKAGE, *path.relative_to(package_dir).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return modules
+
+
+def source_imports(source: str | Path, package_dir: Path = PACKAGE_DIR) -> set[str]:
+    """The l2lib modules a Python source file (e.g. a chapter) imports."""
+    return _imports(Path(source), package_modules(package_dir))
+
+
+def _imports(path: Path, modules: Mapping[str, Path]) -> set[str]:
+    """The l2lib modules ``path`` imports anywhere (also inside functions)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PACKAGE):
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            found |= {n for n in names if n in modules} or {node.module}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith(PACKAGE)}
+    return {m for m in found if m in modules}
+
+
+@lru_cache(maxsize=8)
+def _import_graph(package_dir: Path, stamp: tuple[float, ...]) -> dict[str, frozenset[str]]:
+    modules = package_modules(package_dir)
+    return {m: frozenset(_imports(p, modules)) for m, p in modules.items()}
+
+
+def import_graph(package_dir: Path = PACKAGE_DIR) -> dict[str, frozenset[str]]:
+    """module → the l2lib modules it imports (cached until a source file changes)."""
+    stamp = tuple(p.stat().st_mtime_ns for p in sorted(package_dir.rglob("*.py")))
+    return _import_graph(package_dir, stamp)
+
+
+def dependencies(roots: Iterable[str], package_dir: Path = PACKAGE_DIR,
+                 include_book: bool = False) -> list[str]:
+    """The modules a computation started in ``roots`` depends on: the roots and their transitive
+    l2lib imports. A book-layer module contributes itself and its imports from lower layers
+    (other book modules are presentation) unless ``include_book`` (a chapter's executed notebook
+    depends on its figures too); the package ``l2lib`` (its ``__init__``: the version) is always
+    included."""
+    graph = import_graph(package_dir)
+    seen: set[str] = {PACKAGE}
+    todo = [r for r in roots if r in graph and r not in NOT_COMPUTATION]
+    seen |= set(todo)
+    while todo:
+        module = todo.pop()
+        for dep in graph[module]:
+            if dep in seen or dep in NOT_COMPUTATION or (
+                    dep.startswith(BOOK_LAYER) and not include_book):
+                continue
+            seen.add(dep)
+            todo.append(dep)
+    return sorted(seen)
+
+
+def module_hashes(modules: Iterable[str], package_dir: Path = PACKAGE_DIR) -> dict[str, str]:
+    """module → first 12 hex digits of the sha256 of its source (``"missing"`` if gone)."""
+    files = package_modules(package_dir)
+    out = {}
+    for m in modules:
+        path = files.get(m)
+        out[m] = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else "missing"
+    return out
+
+
+def calling_modules(skip: int = 1) -> list[str]:
+    """The l2lib modules on the current call stack (innermost first, without duplicates)."""
+    frame = sys._getframe(skip)
+    found: list[str] = []
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if (name == PACKAGE or name.startswith(PACKAGE + ".")) and name not in found:
+            found.append(name)
+        frame = frame.f_back
+    return found
+
+
+def code_version(modules: Iterable[str] | None = None, package_dir: Path = PACKAGE_DIR) -> str:
+    """l2lib's version plus a hash of the source of ``modules`` (default: every module)."""
+    names = sorted(package_modules(package_dir)) if modules is None else sorted(set(modules))
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+    for name, sha in module_hashes(names, package_dir).items():
+        digest.update(f"{name}={sha};".encode())
     return f"{__version__}+{digest.hexdigest()[:12]}"
 
+
+def stale_modules(recorded: Mapping[str, str], package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """The modules among ``recorded`` (name → hash, as in a store's ``config.json``) whose source
+    differs from the current one (a removed module counts as changed)."""
+    current = module_hashes(recorded, package_dir)
+    return sorted(m for m, sha in recorded.items() if current[m] != sha)
+
+
+# ------------------------------------------------------------------------------------- keys
 
 def jsonable(value: Any) -> Any:
     """A JSON-serialisable copy of configs made of dataclasses, arrays, tensors and dtypes."""
@@ -58,33 +180,75 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"cannot put {type(value).__name__} into a store key; use plain values")
 
 
-def config_key(config: Mapping[str, Any]) -> str:
-    """16 hex digits identifying ``config`` under the current code version."""
-    blob = json.dumps({"config": jsonable(config), "code": code_version()}, sort_keys=True)
+def config_key(config: Mapping[str, Any], code: str | None = None) -> str:
+    """16 hex digits identifying ``config`` under the code version ``code`` (default: the whole
+    package's, :func:`code_version`)."""
+    code = code_version() if code is None else code
+    blob = json.dumps({"config": jsonable(config), "code": code}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` on a uniquely named file next to ``path``, then rename it onto
+    ``path`` (concurrent writers never share a temporary file)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, lambda tmp: torch.save(obj, tmp))
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """A store folder's ``config.json``; a StoreError naming the file if it is unreadable."""
+    meta_path = Path(path) / "config.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as err:
+        raise StoreError(f"cannot read {meta_path}: {err}") from err
+    if not isinstance(meta, dict):
+        raise StoreError(f"cannot read {meta_path}: not a JSON object")
+    return meta
 
 
 class SweepStore:
-    """The folder ``root/<name>-<key>`` holding the finished points of one sweep."""
+    """The folder ``root/<name>-<key>`` holding the finished points of one sweep.
 
-    def __init__(self, root: str | os.PathLike, name: str, config: Mapping[str, Any]) -> None:
+    ``modules``: the l2lib modules whose code determines the result (default: those on the call
+    stack where the store is opened, see the module docstring); the key covers them and their
+    transitive l2lib imports. A store opened outside l2lib (no l2lib module on the stack, e.g.
+    a user's own ``warm_sweep`` call) depends on every module.
+    """
+
+    def __init__(self, root: str | os.PathLike, name: str, config: Mapping[str, Any],
+                 modules: Iterable[str] | None = None) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise ValueError(f"store name {name!r} may hold only letters, digits, '_', '.', '-'")
+        roots = calling_modules(2) if modules is None else list(modules)
+        outside = not [r for r in roots if r not in NOT_COMPUTATION]
+        if outside:  # opened outside l2lib (a user's own sweep): every module, to be safe
+            roots = list(package_modules())
+        self.modules = module_hashes(dependencies(roots, include_book=outside))
+        self.code = code_version(self.modules)
         self.config = jsonable(config)
-        self.path = Path(root).expanduser() / f"{name}-{config_key(config)}"
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path = Path(root).expanduser() / f"{name}-{config_key(config, self.code)}"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"cannot create the store folder {self.path}: {err.strerror}; "
+                             "choose a writable results folder") from err
         meta = self.path / "config.json"
         if not meta.exists():
-            text = json.dumps({"config": self.config, "code": code_version()}, indent=1)
-            tmp = meta.with_name("config.json.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, meta)
+            text = json.dumps({"config": self.config, "code": self.code,
+                               "modules": self.modules}, indent=1)
+            atomic_write_bytes(meta, lambda tmp: tmp.write_text(text))
 
     def _point(self, index: int) -> Path:
         return self.path / f"point-{index:05d}.pt"
@@ -96,6 +260,23 @@ class SweepStore:
         while n in present:
             n += 1
         return n
+
+    @contextlib.contextmanager
+    def lock(self, wait_message: bool = True) -> Iterator[None]:
+        """Hold an exclusive lock on the store (``fcntl.flock`` on ``<store>/lock``); another
+        process asking for it waits until this one is done."""
+        with open(self.path / "lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if wait_message:
+                    print(f"l2lib: waiting for another process working on {self.path}",
+                          file=sys.stderr, flush=True)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save(
         self,
@@ -112,22 +293,72 @@ class SweepStore:
         }
         _atomic_save(record, self._point(index))
 
+    def _read(self, index: int) -> dict[str, Any]:
+        path = self._point(index)
+        try:
+            record = torch.load(path, weights_only=True)
+            if not isinstance(record, dict) or not {"lam", "obs", "state"} <= set(record):
+                raise ValueError("not a point record")
+        except FileNotFoundError as err:
+            raise StoreError(f"point file {path} is missing") from err
+        except Exception as err:  # truncated or garbage: torch raises many kinds
+            raise StoreError(
+                f"point file {path} is damaged ({type(err).__name__}: {str(err)[:120]}); "
+                "delete it (the sweep then recomputes it from the newest intact point)"
+            ) from err
+        return record
+
     def load(self, index: int) -> dict[str, Any]:
-        """Point ``index`` as ``{"lam": float, "obs": {name: ndarray}, "state": dict | None}``."""
-        record = torch.load(self._point(index), weights_only=True)
+        """Point ``index`` as ``{"lam": float, "obs": {name: ndarray}, "state": dict | None}``;
+        a :class:`StoreError` naming the file if it is missing or damaged."""
+        record = self._read(index)
         record["obs"] = {k: v.numpy() for k, v in record["obs"].items()}
         return record
 
     def drop_state(self, index: int) -> None:
         """Remove the weights of point ``index`` (keeps its observations)."""
-        record = torch.load(self._point(index), weights_only=True)
+        record = self._read(index)
         if record["state"] is not None:
             record["state"] = None
             _atomic_save(record, self._point(index))
 
+    def quarantine(self, index: int, reason: str = "") -> Path:
+        """Move point ``index`` aside to ``point-NNNNN.pt.damaged-<time>`` (kept for inspection,
+        no longer counted as finished) and warn naming it; returns the new path."""
+        path = self._point(index)
+        target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+        os.replace(path, target)
+        warnings.warn(f"{path}: {reason or 'damaged'}; moved aside to {target.name}",
+                      stacklevel=2)
+        return target
+
+    def resume_point(self, n_points: int) -> tuple[int, dict[str, Any] | None]:
+        """Where a warm sweep of ``n_points`` resumes: ``(start, state)`` with ``start`` the first
+        point to compute and ``state`` the weights of point ``start − 1`` (None when
+        ``start == 0``). Damaged points are quarantined; finished points after the newest intact
+        one with weights are recomputed (a warm sweep needs the previous weights)."""
+        done = min(self.finished(), n_points)
+        intact = done
+        for i in range(done):  # every finished point must be readable
+            try:
+                self._read(i)
+            except StoreError as err:
+                self.quarantine(i, str(err))
+                intact = i
+                break
+        for start in range(intact, 0, -1):
+            state = self._read(start - 1)["state"]
+            if state is not None:
+                return start, state
+        return 0, None
+
 
 def open_store(
-    root: str | os.PathLike | None, name: str, config: Mapping[str, Any]
+    root: str | os.PathLike | None, name: str, config: Mapping[str, Any],
+    modules: Iterable[str] | None = None,
 ) -> SweepStore | None:
-    """``SweepStore(root, name, config)``, or None (nothing stored) when ``root`` is None."""
-    return None if root is None else SweepStore(root, name, config)
+    """``SweepStore(root, name, config)``, or None (nothing stored) when ``root`` is None.
+    ``modules`` as in :class:`SweepStore` (default: the callers' modules)."""
+    if root is None:
+        return None
+    return SweepStore(root, name, config, calling_modules(2) if modules is None else modules)

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,10 +40,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from l2lib.book import notebooks
-from l2lib.runtime import check_profile
+from l2lib.runtime import check_profile, check_seed, configure_threads
 
 RUN_METADATA = "l2lib"  # key of the executed notebook's metadata holding the run record
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+SCHEDULER_TIMEOUT_S = 10.0  # how long to try reaching a Dask scheduler before giving up
 
 
 # ----------------------------------------------------------------------------------- chapters
@@ -169,7 +171,11 @@ def chapter_parameters(
     check_profile(parameters["profile"])
     device = parameters.get("device", "auto")
     if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
+        raise ValueError(f"parameter 'device' = {device!r} is not supported; use auto, cpu, cuda "
+                         "or cuda:N (l2lib trains in float64, which MPS lacks)")
+    for name, value in parameters.items():
+        if name == "seed" or name.endswith("_seed"):
+            check_seed(value, f"parameter {name!r}")
     if results_dir is not None:
         if "results_dir" not in chapter.defaults:
             raise ValueError(f"chapter {chapter.stem} has no parameter 'results_dir'")
@@ -185,14 +191,20 @@ def summary_path(chapter: Chapter, parameters: Mapping[str, Any]) -> Path | None
     return (chapter.source.parent / results / "summaries" / f"{chapter.stem}.json").resolve()
 
 
-def run_key(chapter: Chapter, parameters: Mapping[str, Any]) -> str:
-    """16 hex digits identifying a run: the chapter's source, l2lib's code, the parameters."""
-    from l2lib.store import code_version
+def chapter_code(chapter: Chapter) -> str:
+    """The code version of what ``chapter`` runs: the l2lib modules its source imports and
+    theirs, transitively (editing another chapter's modules does not rerun it)."""
+    from l2lib.store import code_version, dependencies, source_imports
 
+    return code_version(dependencies(source_imports(chapter.source), include_book=True))
+
+
+def run_key(chapter: Chapter, parameters: Mapping[str, Any]) -> str:
+    """16 hex digits identifying a run: the chapter's source, the code it uses, the parameters."""
     blob = json.dumps({
         "chapter": chapter.stem,
         "source": hashlib.sha256(chapter.source.read_bytes()).hexdigest(),
-        "code": code_version(),
+        "code": chapter_code(chapter),
         "parameters": {k: parameters[k] for k in sorted(parameters)},
         "summary": str(summary_path(chapter, parameters)),
     }, sort_keys=True, default=str)
@@ -249,16 +261,18 @@ def _describe(err: BaseException) -> str:
 def run_chapter(
     chapter: Chapter, executed: str | Path, parameters: Mapping[str, Any], *,
     force: bool = False, progress: bool = False, kernel: str = "python3", run_id: str | None = None,
+    threads: int | None = None,
 ) -> ChapterOutcome:
     """Execute ``chapter`` into ``<executed>/<stem>.ipynb`` unless that run is finished already
     (``force`` reruns it). A failing cell gives a ``failed`` outcome, not an exception.
 
     ``run_id``: the run key (default :func:`run_key` computed here; a batch computes it where the
     batch starts, so that long-lived workers holding older l2lib code agree with new kernels).
+    ``threads``: intra-op threads of the chapter's kernel (``L2LIB_THREADS``; a Dask batch sets 1).
+    On a Dask worker of a multi-GPU node, a chapter's ``device`` auto/cuda becomes this worker's
+    GPU (:func:`worker_device`).
     """
     import nbformat
-
-    from l2lib.store import code_version
 
     key = run_key(chapter, parameters) if run_id is None else run_id
     output = Path(executed) / f"{chapter.stem}.ipynb"
@@ -267,6 +281,12 @@ def run_chapter(
     partial = output.with_name(f"{chapter.stem}.partial.ipynb")
     summary = summary_path(chapter, parameters)
     os.environ.setdefault("L2LIB_PROGRESS", "0")  # no progress bars inside the rendered book
+    if threads is not None:
+        os.environ["L2LIB_THREADS"] = str(threads)  # the kernel inherits it
+    if "device" in chapter.defaults:
+        device = parameters.get("device", chapter.defaults["device"])
+        if isinstance(device, str) and worker_device(device) != device:
+            parameters = {**parameters, "device": worker_device(device)}
     started, clock = time.time(), time.monotonic()
     try:
         notebooks.execute_chapter(chapter.source, partial, parameters, kernel=kernel,
@@ -281,7 +301,7 @@ def run_chapter(
     notebook = nbformat.read(partial, as_version=4)
     notebook.metadata[RUN_METADATA] = {"run": {
         "key": key,
-        "code": code_version(),
+        "code": chapter_code(chapter),
         "parameters": dict(parameters),
         "summary": str(summary) if wrote_summary else None,
         "summary_sha": _sha(summary) if wrote_summary else None,
@@ -293,51 +313,337 @@ def run_chapter(
 
 
 def run_chapters(
-    chapters: Sequence[Chapter], executed: str | Path, parameters: Sequence[Mapping[str, Any]],
+    chapters: Sequence[Chapter], executed: str | Path | Sequence[str | Path],
+    parameters: Sequence[Mapping[str, Any]],
     *, client: Any = None, force: bool = False, progress: bool = True,
 ) -> list[ChapterOutcome]:
     """Run each chapter with its parameters (serially, or as Dask tasks on ``client``).
 
+    ``executed``: the folder of the executed notebooks, or one folder per chapter (grid runs).
     Serially, papermill shows a bar over each chapter's cells; on Dask, one bar counts
     finished chapters. Outcomes come back in the order of ``chapters``.
     """
     if len(parameters) != len(chapters):
         raise ValueError("give one parameter set per chapter")
-    executed = Path(executed).resolve()
+    if isinstance(executed, str | os.PathLike):
+        folders = [Path(executed).resolve()] * len(chapters)
+    else:
+        folders = [Path(e).resolve() for e in executed]
+        if len(folders) != len(chapters):
+            raise ValueError("give one executed folder per chapter")
     if client is None:
         outcomes = []
-        for chapter, params in zip(chapters, parameters, strict=True):
+        for chapter, folder, params in zip(chapters, folders, parameters, strict=True):
             if progress:
                 print(f"{chapter.stem}: {dict(params)}", flush=True)
-            outcomes.append(run_chapter(chapter, executed, params, force=force,
+            outcomes.append(run_chapter(chapter, folder, params, force=force,
                                         progress=progress))
         return outcomes
-    calls = [((c, executed, p), {"force": force, "run_id": run_key(c, p)})
-             for c, p in zip(chapters, parameters, strict=True)]
-    return _on_dask(client, run_chapter, calls, [f"chapter-{c.stem}" for c in chapters],
-                    progress, "chapters")
+    calls = [((c, f, p), {"force": force, "run_id": run_key(c, p), "threads": task_threads()})
+             for c, f, p in zip(chapters, folders, parameters, strict=True)]
+    return _on_dask(client, run_chapter, calls,
+                    [f"chapter-{c.stem}-{i}" for i, c in enumerate(chapters)], progress,
+                    "chapters")
+
+
+# ---------------------------------------------------------------------------- parameter grids
+
+@dataclass(frozen=True)
+class GridRun:
+    """One run of a parameter grid: its chapter, the values set (``overrides``, typed), the
+    parameters papermill injects, and its own folder (executed notebook, ``summaries/``,
+    ``parameters.json``; ``store`` links to the shared store)."""
+
+    chapter: Chapter
+    overrides: dict[str, Any]
+    parameters: dict[str, Any]
+    folder: Path
+
+    @property
+    def notebook(self) -> Path:
+        """The executed notebook of this run."""
+        return self.folder / f"{self.chapter.stem}.ipynb"
+
+    @property
+    def summary(self) -> Path:
+        """The summary this run writes."""
+        return self.folder / "summaries" / f"{self.chapter.stem}.json"
+
+
+def split_values(text: str) -> list[str]:
+    """The comma-separated values of ``-p NAME v1,v2,…`` (commas inside brackets or quotes do
+    not split: ``[1,2],[3]`` is two values)."""
+    values, depth, quote, current = [], 0, "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append(current.strip())
+            current = ""
+            continue
+        current += char
+    values.append(current.strip())
+    if any(v == "" for v in values):
+        raise ValueError(f"empty value in {text!r}; separate values by single commas")
+    return values
+
+
+def results_root(chapter: Chapter, results_dir: str | Path | None) -> Path:
+    """The results folder of a batch: ``results_dir``, else the chapter's default one."""
+    if results_dir is not None:
+        return Path(results_dir).expanduser().resolve()
+    default = chapter.defaults.get("results_dir")
+    if not isinstance(default, str):
+        raise ValueError(f"chapter {chapter.stem} has no results_dir parameter; give --results")
+    return (chapter.source.parent / default).resolve()
+
+
+def _slug(overrides: Mapping[str, Any]) -> str:
+    text = "_".join(f"{k}-{v}" for k, v in overrides.items())
+    text = re.sub(r"[^A-Za-z0-9.=+-]+", "", text.replace("_", "-"))[:48]
+    digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
+    return f"{text}-{digest.hexdigest()[:8]}" if text else digest.hexdigest()[:8]
+
+
+def grid_runs(
+    chapter: Chapter, profile: str, overrides: Sequence[tuple[str, str]],
+    results_dir: str | Path | None = None,
+) -> list[GridRun]:
+    """The Cartesian product of ``-p NAME v1,v2,…`` settings for ``chapter``: one
+    :class:`GridRun` per combination, in ``<results>/runs/<stem>/<name-value…-hash>/``. The
+    folder name is a hash of the profile and the values set, so different runs never share
+    a notebook or a summary and the same run always lands in the same folder."""
+    import itertools
+
+    names = [n for n, _ in overrides]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"parameter(s) {repeated} given twice; give one -p NAME v1,v2,… each")
+    choices = [split_values(text) for _, text in overrides]
+    root = results_root(chapter, results_dir) / "runs" / chapter.stem
+    runs = []
+    for combo in itertools.product(*choices):
+        pairs = list(zip(names, combo, strict=True))
+        typed = chapter_parameters(chapter, profile, pairs)
+        values = {"profile": typed["profile"], **{n: typed[n] for n in names}}
+        folder = root / _slug(values)
+        typed["results_dir"] = str(folder)
+        if "results_dir" not in chapter.defaults:
+            raise ValueError(f"chapter {chapter.stem} has no parameter 'results_dir'")
+        runs.append(GridRun(chapter, values, typed, folder))
+    return runs
+
+
+def prepare_run(run: GridRun, shared_store: Path) -> None:
+    """Make ``run``'s folder: ``parameters.json`` and ``store`` → the shared store."""
+    run.folder.mkdir(parents=True, exist_ok=True)
+    shared_store.mkdir(parents=True, exist_ok=True)
+    link = run.folder / "store"
+    if not link.exists() and not link.is_symlink():
+        link.symlink_to(shared_store, target_is_directory=True)
+    (run.folder / "parameters.json").write_text(json.dumps(run.overrides, indent=1) + "\n")
+
+
+def run_grid(
+    runs: Sequence[GridRun], results_dir: str | Path, *, client: Any = None,
+    force: bool = False, progress: bool = True,
+) -> list[ChapterOutcome]:
+    """Execute every run into its own folder (serially or on Dask), sharing
+    ``<results_dir>/store``."""
+    for run in runs:
+        prepare_run(run, Path(results_dir) / "store")
+    return run_chapters([r.chapter for r in runs], [r.folder for r in runs],
+                        [r.parameters for r in runs], client=client, force=force,
+                        progress=progress)
+
+
+def earlier_runs(chapter: Chapter, results_dir: str | Path | None,
+                 exclude: Sequence[GridRun] = ()) -> list[GridRun]:
+    """The runs of ``chapter`` found under ``<results>/runs/<stem>/`` (any earlier grid),
+    except those in ``exclude``."""
+    skip = {r.folder.resolve() for r in exclude}
+    found = []
+    for meta in sorted((results_root(chapter, results_dir) / "runs" / chapter.stem)
+                       .glob("*/parameters.json")):
+        if meta.parent.resolve() in skip:
+            continue
+        try:
+            values = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(GridRun(chapter, values, {}, meta.parent))
+    return found
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if value is None or isinstance(value, bool | int | float | str):
+        return {prefix[:-1]: value}
+    return {}  # lists and arrays are not headline numbers
+
+
+def grid_table(runs: Sequence[GridRun], outcomes: Sequence[ChapterOutcome] | None = None,
+               ) -> list[dict[str, Any]]:
+    """One row per run: run folder, status (of ``outcomes[i]``; "earlier" for runs beyond
+    them), the values set, every scalar number of its summary (nested names joined by '.') and
+    every finding's verdict (``verdict:<key>``)."""
+    rows = []
+    for i, run in enumerate(runs):
+        status = outcomes[i].status if outcomes and i < len(outcomes) else "earlier"
+        row: dict[str, Any] = {"run": run.folder.name, "status": status}
+        row.update(run.overrides)
+        try:
+            summary = json.loads(run.summary.read_text())
+        except (OSError, ValueError):
+            summary = {}
+        row.update(_flatten(summary.get("numbers", {})))
+        for finding in summary.get("findings", []):
+            key = finding.get("key") or finding.get("finding")
+            verdict = finding.get("verdict")
+            if verdict is None:  # summaries written before Finding had a verdict
+                agree = finding.get("agree", finding.get("agrees"))
+                verdict = {True: "agrees", False: "disagrees"}.get(agree, "undecided")
+            row[f"verdict:{key}"] = verdict
+        rows.append(row)
+    return rows
+
+
+def write_grid_table(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """The rows as CSV (columns: the union of the rows' keys, in first-seen order)."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def plot_grid(rows: Sequence[Mapping[str, Any]], number: str, against: str,
+              path: str | Path, parameters: Sequence[str] = ()) -> Path:
+    """A figure of ``number`` against parameter ``against``, one series per combination of the
+    other grid ``parameters`` that vary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not rows or against not in rows[0]:
+        raise ValueError(f"--against {against!r} is not a parameter of this grid")
+    usable = [r for r in rows if isinstance(r.get(number), int | float)
+              and not isinstance(r.get(number), bool)]
+    if not usable:
+        known = sorted(k for k, v in rows[0].items() if isinstance(v, int | float))
+        raise ValueError(f"--plot {number!r} is not a number in these runs' summaries; "
+                         f"numbers: {', '.join(known) or 'none'}")
+    others = [k for k in parameters if k != against
+              and len({json.dumps(r.get(k), default=str) for r in rows}) > 1]
+    series: dict[str, list[tuple[Any, float]]] = {}
+    for r in usable:
+        label = ", ".join(f"{k}={r[k]}" for k in others) or number
+        series.setdefault(label, []).append((r[against], float(r[number])))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label, points in series.items():
+        points.sort(key=lambda p: (isinstance(p[0], str), p[0]))
+        ax.plot([str(p[0]) if isinstance(p[0], str) else p[0] for p in points],
+                [p[1] for p in points], "o-", label=label)
+    ax.set_xlabel(against)
+    ax.set_ylabel(number)
+    if len(series) > 1:
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
 
 
 # ------------------------------------------------------------------------------------- Dask
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Dask client: on the scheduler at ``scheduler`` (e.g. ``tcp://host:8786``), else on a
-    local cluster of ``workers`` processes (default 2) with one thread each."""
+def dask_client(scheduler: str | None = None, workers: int | None = None,
+                timeout: float | None = None) -> Iterator[Any]:
+    """A Dask client: on the scheduler at ``scheduler`` (e.g. ``tcp://host:8786``; a ValueError
+    after ``timeout`` seconds if it cannot be reached), else on a local cluster of ``workers``
+    processes (default 2) with one thread each (default timeout: ``SCHEDULER_TIMEOUT_S``)."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None and workers is not None:
         raise ValueError("give either a scheduler address or a number of local workers, not both")
     if scheduler is not None:
-        with Client(scheduler) as client:
+        timeout = SCHEDULER_TIMEOUT_S if timeout is None else timeout
+        try:
+            client = Client(scheduler, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise ValueError(
+                f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s "
+                f"({type(err).__name__}); check --scheduler (e.g. tcp://host:8786) and that "
+                "the scheduler runs, or use --workers N for a local cluster") from err
+        with client:
+            assign_devices(client)
             yield client
         return
     n = 2 if workers is None else int(workers)
     if n < 1:
-        raise ValueError(f"the number of workers must be >= 1, got {workers}")
+        raise ValueError(f"--workers must be >= 1, got {workers}")
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
+        assign_devices(client)
         yield client
+
+
+def task_threads() -> int:
+    """Intra-op threads of one Dask task: ``L2LIB_THREADS``, else 1 (workers run side by side,
+    and oversubscribed cores make every task many times slower)."""
+    return int(os.environ.get("L2LIB_THREADS") or 1)
+
+
+WORKER_SLOT_ENV = "L2LIB_WORKER_SLOT"  # a Dask worker's index among the workers of its host
+
+
+def assign_devices(client: Any) -> dict[str, int]:
+    """Number the workers of each host 0, 1, … and tell each its number (as
+    ``L2LIB_WORKER_SLOT`` in the worker's environment), so that :func:`worker_device` spreads
+    the tasks of a multi-GPU node over its GPUs. Returns address → slot. Workers that join
+    later (adaptive clusters) get no slot and use the device asked for."""
+    workers = client.scheduler_info()["workers"]
+    by_host: dict[str, list[str]] = {}
+    for address in sorted(workers):
+        by_host.setdefault(str(workers[address].get("host")), []).append(address)
+    slots = {a: i for addresses in by_host.values() for i, a in enumerate(addresses)}
+    for address, slot in slots.items():
+        client.run(_set_slot, slot, workers=[address])
+    return slots
+
+
+def _set_slot(slot: int) -> None:
+    os.environ[WORKER_SLOT_ENV] = str(slot)
+
+
+def worker_device(device: str) -> str:
+    """The device of a task: on a Dask worker with a slot (:func:`assign_devices`), ``auto`` or
+    ``cuda`` become ``cuda:(slot mod n_gpus)`` when this host has GPUs; else ``device``."""
+    slot = os.environ.get(WORKER_SLOT_ENV)
+    if slot is None or device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    if not torch.cuda.is_available():
+        return device
+    return f"cuda:{int(slot) % torch.cuda.device_count()}"
 
 
 def _on_dask(
@@ -458,7 +764,10 @@ def _train_config(spec: Mapping[str, Any]) -> Any:
     spec = dict(spec)
     if spec.get("batch_size") == "full":
         spec["batch_size"] = None  # TOML has no null
-    return TrainConfig(**spec)
+    try:
+        return TrainConfig(**spec)
+    except ValueError as err:
+        raise ValueError(f"sweep config: [train] {err}") from err
 
 
 def _architectures(hidden: Any) -> list[tuple[int, ...]]:
@@ -522,6 +831,13 @@ def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
             or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
         raise ValueError(f"sweep config: seeds must be a non-empty list of integers, got "
                          f"{seeds!r}")
+    for s in seeds:
+        check_seed(s, "sweep config: seeds entry")
+    device = config.get("device", "auto")
+    if not isinstance(device, str) or not DEVICE_PATTERN.fullmatch(device):
+        raise ValueError(f"sweep config: device = {device!r} is not supported; use \"auto\", "
+                         "\"cpu\", \"cuda\" or \"cuda:N\" (l2lib trains in float64, which MPS "
+                         "lacks)")
     per_task = config.get("seeds_per_task", len(seeds))
     if not isinstance(per_task, int) or per_task < 1:
         raise ValueError(f"sweep config: seeds_per_task must be a positive integer, got "
@@ -543,7 +859,7 @@ def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
     common = {"activation": activation, "bias": bool(model.get("bias", True)), "train": train,
               "jitter": jitter, "n_train": config.get("n_train"), "n_test": config.get("n_test"),
               "max_members": _positive(config.get("max_members", 64), "max_members"),
-              "data_root": config.get("data_root"), "device": config.get("device", "auto")}
+              "data_root": config.get("data_root"), "device": device}
     tasks = []
     groups = [seeds[i:i + per_task] for i in range(0, len(seeds), per_task)]
     bounds = [round(i * len(grid) / blocks) for i in range(blocks + 1)]
@@ -563,7 +879,10 @@ def sweep_tasks(config: Mapping[str, Any]) -> list[SweepTask]:
 
 def load_sweep_config(path: str | Path) -> dict[str, Any]:
     """A sweep config from a TOML (``.toml``) or JSON (``.json``) file."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser as the tomli package
+        import tomli as tomllib
 
     path = Path(path)
     if not path.exists():
@@ -582,25 +901,38 @@ def load_sweep_config(path: str | Path) -> dict[str, Any]:
 
 
 def run_sweep_task(task: SweepTask, results_dir: str | Path,
-                   progress: bool | None = None) -> SweepOutcome:
+                   progress: bool | None = None, threads: int | None = None) -> SweepOutcome:
     """Run one sweep task into ``<results_dir>/store`` (resuming what is stored already).
 
     Warm sweeps start from a fresh initialisation; ``both`` sweeps up, then down from where the
     upward sweep ended (the store layout of :func:`l2lib.onset.hysteresis_sweeps`). Observed at
     every point: weight norm, train/test accuracy, training error and objective.
+    ``threads``: torch's intra-op threads for this task (a Dask batch gives 1); on a Dask worker
+    of a multi-GPU node, ``auto``/``cuda`` mean this worker's GPU (:func:`worker_device`).
     """
     import numpy as np
 
     from l2lib.data import load_dataset
+    from l2lib.data.datasets import DatasetUnavailableError
     from l2lib.experiments.onset import classification_observer
     from l2lib.models.mlp import mlp
     from l2lib.runtime import resolve_device
     from l2lib.store import open_store
     from l2lib.train.sweep import independent_sweep, warm_sweep
 
-    device = resolve_device(task.device)
-    data = load_dataset(task.dataset, root=task.data_root, device=device, n_train=task.n_train,
-                        n_test=task.n_test)
+    if threads is not None:
+        configure_threads(threads=threads)
+    device = resolve_device(worker_device(task.device))
+    try:
+        data = load_dataset(task.dataset, root=task.data_root, device=device,
+                            n_train=task.n_train, n_test=task.n_test)
+    except DatasetUnavailableError:
+        raise
+    except (ValueError, OSError, RuntimeError, AssertionError, EOFError) as err:
+        where = task.data_root or "the default data folder (L2LIB_DATA)"
+        raise ValueError(f"sweep config: dataset {task.dataset!r} from {where} cannot be read "
+                         f"({type(err).__name__}: {str(err)[:100]}); its files may be damaged: "
+                         "delete them and download again, or fix data_root") from err
     root = Path(results_dir) / "store"
     observe = classification_observer(data)
 
@@ -613,7 +945,8 @@ def run_sweep_task(task: SweepTask, results_dir: str | Path,
     results, stores, computed = {}, {}, 0
     if task.direction == "independent":
         store = open_store(root, task.name, {"key": task.key(), "lams": lams,
-                                             "config": task.train})
+                                             "config": task.train,
+                                             "max_members": task.max_members})
         chunks = -(-len(lams) * len(task.seeds) // task.max_members)
         computed = chunks - min(store.finished(), chunks)
         results["independent"] = independent_sweep(
@@ -646,5 +979,6 @@ def run_sweep(tasks: Sequence[SweepTask], results_dir: str | Path, *, client: An
     results_dir = Path(results_dir).resolve()
     if client is None:
         return [run_sweep_task(t, results_dir, None if progress else False) for t in tasks]
-    return _on_dask(client, run_sweep_task, [((t, results_dir, False), {}) for t in tasks],
+    return _on_dask(client, run_sweep_task,
+                    [((t, results_dir, False), {"threads": task_threads()}) for t in tasks],
                     [f"sweep-{t.name}" for t in tasks], progress, "sweep tasks")

@@ -1,6 +1,7 @@
 """The ``l2lib`` command line (also ``python -m l2lib``): batch runs, sweeps, results, report.
 
-    l2lib run [CHAPTER ...] [--profile P] [-p NAME VALUE ...] [--workers N | --scheduler ADDR]
+    l2lib run [CHAPTER ...] [--profile P] [-p NAME V1,V2,... ...] [--dry-run]
+              [--plot NUMBER [--against NAME]] [--workers N | --scheduler ADDR]
     l2lib chapters                      the chapters and their parameters
     l2lib sweep CONFIG.toml             a library sweep from a config file, into the store
     l2lib results list | clear NAME ... [--all] [--stale] --yes
@@ -8,7 +9,11 @@
 
 Finished work is never recomputed: chapters whose executed notebook records the same parameters
 and code (``--force`` reruns them), sweep points already in the store. An interrupted batch
-resumes when it is run again. ``--workers N`` runs chapters or sweep tasks as tasks on a local
+resumes when it is run again. Without ``-p`` a chapter runs into the book
+(``book/executed/<stem>.ipynb``, ``<results>/summaries/<stem>.json``); with ``-p`` every
+combination of the values given runs into its own folder ``<results>/runs/<stem>/<values-hash>/``
+(notebook, summary; the store is shared) and ``<results>/runs/<stem>/runs.csv`` collects every
+run's numbers and verdicts. ``--workers N`` runs chapters or sweep tasks as tasks on a local
 Dask cluster of N processes; ``--scheduler tcp://host:8786`` on an existing Dask cluster (e.g. one
 started by dask-jobqueue on Slurm; workers need l2lib and the same file system).
 """
@@ -20,6 +25,7 @@ import re
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 SWEEP_HELP = """\
@@ -91,8 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="CHAPTER", help="another chapter (repeatable)")
     run.add_argument("--profile", default="quick", help="smoke, quick (default) or paper")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("NAME", "VALUE"), help="set a parameter of the chapters' "
-                     "parameters cell, as papermill -p does (repeatable)")
+                     metavar=("NAME", "VALUES"), help="set a parameter of the chapters' "
+                     "parameters cell, as papermill -p does (repeatable); comma-separated "
+                     "values run every combination, each into its own folder under "
+                     "<results>/runs/")
+    run.add_argument("--dry-run", action="store_true", help="list the runs, execute nothing")
+    run.add_argument("--plot", metavar="NUMBER", help="with -p: draw this summary number "
+                     "against a parameter into <results>/runs/<stem>/<NUMBER>-vs-<NAME>.png")
+    run.add_argument("--against", metavar="NAME", help="the parameter on the x axis of --plot "
+                     "(default: the first -p parameter)")
     run.add_argument("--book", default="book", help="the book folder (default: book)")
     _add_results(run, default=None)
     run.add_argument("--force", action="store_true", help="rerun chapters that are finished")
@@ -121,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="store name, name-key folder, or a shell pattern (e.g. 'linear-*')")
     clear.add_argument("--all", action="store_true", help="every store")
     clear.add_argument("--stale", action="store_true",
-                       help="stores written by another version of l2lib's code")
+                       help="stores whose code changed since they were written (never one "
+                       "whose metadata is unreadable)")
     clear.add_argument("--yes", action="store_true", help="really remove (else: only list)")
     _add_results(clear)
 
@@ -144,10 +158,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"run": _run, "chapters": _chapters, "sweep": _sweep, "results": _results,
                "report": _report}[args.command]
     try:
+        if getattr(args, "results", None) is not None and args.command in {"run", "sweep"}:
+            _check_writable(Path(args.results))
         return command(args)
-    except (CliError, ValueError, FileNotFoundError) as err:
+    except (CliError, ValueError, FileNotFoundError, PermissionError) as err:
         print(f"l2lib {args.command}: error: {err}", file=sys.stderr)
         return 2
+
+
+def _check_writable(folder: Path) -> None:
+    """A CliError unless files can be created in ``folder`` (made if missing)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise CliError(f"the results folder {folder} is not writable ({err.strerror}); "
+                       "choose another with --results DIR") from err
 
 
 def _client(args: argparse.Namespace):
@@ -165,11 +194,23 @@ def _run(args: argparse.Namespace) -> int:
 
     chapters = select_chapters(find_chapters(args.book),
                                [*args.chapters, *args.more_chapters])
+    if args.parameter:
+        return _run_grid(args, chapters)
+    if args.plot or args.against:
+        raise CliError("--plot and --against need a parameter grid: add -p NAME V1,V2,...")
     parameters = [chapter_parameters(c, args.profile, args.parameter, args.results)
                   for c in chapters]
+    if args.dry_run:
+        for chapter, params in zip(chapters, parameters, strict=True):
+            print(f"{chapter.stem}: {params} → {Path(args.book) / 'executed'}")
+        return 0
     with _client(args) as client:
         outcomes = run_chapters(chapters, Path(args.book) / "executed", parameters,
                                 client=client, force=args.force, progress=not args.no_progress)
+    return _print_outcomes(outcomes)
+
+
+def _print_outcomes(outcomes: Sequence) -> int:
     for o in outcomes:
         detail = f"{o.wall_s:.0f} s" if o.status == "done" else (
             "finished before, not rerun (--force reruns)" if o.status == "skipped" else o.error)
@@ -180,6 +221,48 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _run_grid(args: argparse.Namespace, chapters: Sequence) -> int:
+    from l2lib.book.batch import (
+        earlier_runs,
+        grid_runs,
+        grid_table,
+        plot_grid,
+        results_root,
+        run_grid,
+        write_grid_table,
+    )
+
+    names = [n for n, _ in args.parameter]
+    against = args.against or names[0]
+    if args.plot and against not in names:
+        raise CliError(f"--against {against!r} is not one of the -p parameters {names}")
+    status = 0
+    for chapter in chapters:
+        runs = grid_runs(chapter, args.profile, args.parameter, args.results)
+        root = results_root(chapter, args.results)
+        if args.dry_run:
+            print(f"{chapter.stem}: {len(runs)} run(s)")
+            for run in runs:
+                done = "finished" if run.notebook.exists() else "to run"
+                print(f"  {run.overrides} → {run.folder} ({done})")
+            continue
+        with _client(args) as client:
+            outcomes = run_grid(runs, root, client=client, force=args.force,
+                                progress=not args.no_progress)
+        status = max(status, _print_outcomes(outcomes))
+        rows = grid_table(runs, outcomes)
+        every = rows + grid_table(earlier_runs(chapter, args.results, exclude=runs))
+        table = write_grid_table(every, root / "runs" / chapter.stem / "runs.csv")
+        print(f"{chapter.stem}: table of {len(every)} run(s) ({len(rows)} of this batch) → "
+              f"{table}")
+        if args.plot:
+            figure = plot_grid(rows, args.plot, against,
+                               root / "runs" / chapter.stem / f"{args.plot}-vs-{against}.png",
+                               parameters=names)
+            print(f"{chapter.stem}: figure → {figure}")
+    return status
 
 
 def _chapters(args: argparse.Namespace) -> int:
@@ -219,9 +302,35 @@ def _sweep(args: argparse.Namespace) -> int:
 _STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
 
 
-def _stores(results: Path) -> list[tuple[Path, str, str, dict]]:
-    """(folder, name, key, config.json) of every store under ``results/store``."""
-    import json
+@dataclass
+class StoreInfo:
+    """A store folder as ``l2lib results`` sees it: its metadata, or why it is unreadable."""
+
+    path: Path
+    name: str
+    key: str
+    meta: dict | None
+    problem: str | None = None
+
+    def stale_reason(self) -> str | None:
+        """Why the store no longer matches the code (None: current, or metadata unreadable)."""
+        from l2lib.store import stale_modules
+
+        if self.meta is None:
+            return None
+        recorded = self.meta.get("modules")
+        if not isinstance(recorded, dict):
+            return "written by l2lib before per-module keys"
+        changed = stale_modules(recorded)
+        if not changed:
+            return None
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return f"changed since: {', '.join(changed[:3])}{more}"
+
+
+def _stores(results: Path) -> list[StoreInfo]:
+    """Every store folder under ``results/store``."""
+    from l2lib.store import StoreError, read_metadata
 
     found = []
     root = results / "store"
@@ -229,10 +338,9 @@ def _stores(results: Path) -> list[tuple[Path, str, str, dict]]:
         match = _STORE_DIR.match(path.name)
         if path.is_dir() and match:
             try:
-                meta = json.loads((path / "config.json").read_text())
-            except (OSError, ValueError):
-                meta = {}
-            found.append((path, match["name"], match["key"], meta))
+                found.append(StoreInfo(path, match["name"], match["key"], read_metadata(path)))
+            except StoreError as err:
+                found.append(StoreInfo(path, match["name"], match["key"], None, str(err)))
     return found
 
 
@@ -246,20 +354,21 @@ def _points(path: Path) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    from l2lib.store import code_version
-
     results = Path(args.results)
     stores = _stores(results)
-    current = code_version()
     if args.action == "list":
         import json
 
-        print(f"stores under {results / 'store'} (current code {current}):")
-        for path, name, key, meta in stores:
-            code = meta.get("code", "?")
-            config = json.dumps(meta.get("config", {}), sort_keys=True)
-            print(f"  {name:<40} {key}  {_points(path):>4} points  code {code}"
-                  f"{'' if code == current else ' (stale)'}  "
+        print(f"stores under {results / 'store'}:")
+        for s in stores:
+            if s.meta is None:
+                print(f"  {s.name:<40} {s.key}  {_points(s.path):>4} points  UNREADABLE "
+                      f"metadata ({s.problem}); --stale keeps it, clear it by name")
+                continue
+            reason = s.stale_reason()
+            config = json.dumps(s.meta.get("config", {}), sort_keys=True)
+            print(f"  {s.name:<40} {s.key}  {_points(s.path):>4} points  "
+                  f"{'current' if reason is None else 'stale: ' + reason}  "
                   f"{config[:70] + '…' if len(config) > 70 else config}")
         if not stores:
             print("  (none)")
@@ -267,11 +376,11 @@ def _results(args: argparse.Namespace) -> int:
 
         summaries = load_summaries(results)
         print(f"chapter summaries under {results / 'summaries'}:")
-        for chapter, s in summaries.items():
-            prov = s["provenance"]
+        for chapter, summary in summaries.items():
+            prov = summary["provenance"]
             print(f"  {chapter:<24} profile {prov.get('profile')}, {prov.get('device')}, "
                   f"{format_wall(prov.get('wall_s'))}, {prov.get('utc')}, "
-                  f"{len(s['findings'])} findings")
+                  f"{len(summary['findings'])} findings")
         if not summaries:
             print("  (none)")
         return 0
@@ -279,21 +388,28 @@ def _results(args: argparse.Namespace) -> int:
         raise CliError("name the stores to clear, or give --all or --stale")
     from fnmatch import fnmatchcase
 
+    def named(s: StoreInfo, n: str) -> bool:
+        return fnmatchcase(s.name, n) or s.path.name == n
+
     chosen = [s for s in stores if args.all
-              or (args.stale and s[3].get("code") != current)
-              or any(fnmatchcase(s[1], n) or s[0].name == n for n in args.names)]
-    unmatched = [n for n in args.names
-                 if not any(fnmatchcase(s[1], n) or s[0].name == n for s in stores)]
+              or (args.stale and s.meta is not None and s.stale_reason() is not None)
+              or any(named(s, n) for n in args.names)]
+    if args.stale and not args.all:
+        for s in stores:
+            if s.meta is None and s not in chosen:
+                print(f"keeping {s.path}: its metadata is unreadable ({s.problem}); "
+                      "remove it by name if it is not needed")
+    unmatched = [n for n in args.names if not any(named(s, n) for s in stores)]
     if unmatched:
-        names = sorted({s[1] for s in stores})
+        names = sorted({s.name for s in stores})
         raise CliError(f"no store matches {unmatched}; stores: {names or 'none'}")
-    for path, *_ in chosen:
-        print(f"{'removing' if args.yes else 'would remove'} {path}")
+    for s in chosen:
+        print(f"{'removing' if args.yes else 'would remove'} {s.path}")
     if not args.yes:
         print(f"{len(chosen)} store(s) selected; nothing removed: add --yes to remove them")
         return 1 if chosen else 0
-    for path, *_ in chosen:
-        shutil.rmtree(path)
+    for s in chosen:
+        shutil.rmtree(s.path)
     print(f"removed {len(chosen)} store(s)")
     return 0
 

@@ -17,6 +17,7 @@ they are the weights at the end of the best epoch.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from l2lib.models.mlp import EnsembleMLP
 from l2lib.train.losses import ErrorFn, check_loss, member_error, penalty, per_member
 
 OPTIMIZERS = ("adam", "sgd")
+DIVERGENCE_FACTOR = 1e6
+"""A member diverges when an epoch's monitored loss is not finite or exceeds this factor times
+max(1, the monitored loss of its first step)."""
 MONITORS = ("objective", "error")
 
 
@@ -48,19 +52,40 @@ class TrainConfig:
     monitor: str = "objective"
 
     def __post_init__(self) -> None:
+        for name, kind, example in (("loss", "string", '"cross_entropy"'),
+                                    ("optimizer", "string", '"adam"'), ("lr", "number", "0.5"),
+                                    ("max_epochs", "integer", "50"), ("patience", "integer", "5"),
+                                    ("min_delta", "number", "0.0"),
+                                    ("monitor", "string", '"objective"')):
+            _check_type(name, getattr(self, name), kind, example)
+        if self.batch_size is not None:
+            _check_type("batch_size", self.batch_size, "integer", "64 (or None: full batch)")
         check_loss(self.loss)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
         if self.monitor not in MONITORS:
             raise ValueError(f"unknown monitor {self.monitor!r}; choose one of {MONITORS}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
+        if not 0 < self.lr < float("inf"):
+            raise ValueError(f"lr must be positive and finite, got {self.lr}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 or None (full batch), got {self.batch_size}")
         if self.max_epochs < 1 or self.patience < 1:
             raise ValueError("max_epochs and patience must be >= 1")
         if self.min_delta < 0:
             raise ValueError(f"min_delta must be >= 0, got {self.min_delta}")
+
+
+def _check_type(name: str, value: object, kind: str, example: str) -> None:
+    """``kind``: "number", "integer" or "string"."""
+    types = {"number": numbers.Real, "integer": numbers.Integral, "string": str}[kind]
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise ValueError(f"training setting {name} must be a{'n' if kind == 'integer' else ''} "
+                         f"{kind}, got {value!r} ({type(value).__name__}); write e.g. "
+                         f"{name} = {example}")
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite objective (the message names member, seed, λ, epoch)."""
 
 
 @dataclass
@@ -78,6 +103,12 @@ def _check_data(model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor, custom: bo
         raise ValueError(f"x must have shape (N, {model.sizes[0]}), got {tuple(x.shape)}")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x and y disagree on the number of samples: {x.shape[0]} vs {y.shape[0]}")
+    for name, t in (("inputs x", x), ("targets y", y)):
+        if t.is_floating_point() or t.is_complex():
+            bad = int((~torch.isfinite(t)).sum())
+            if bad:
+                raise ValueError(f"the training {name} contain {bad} NaN or infinite value(s); "
+                                 "clean or impute the data before training")
 
 
 def _make_optimizer(params: list[torch.Tensor], config: TrainConfig) -> torch.optim.Optimizer:
@@ -96,6 +127,7 @@ def train(
     ref: Sequence[torch.Tensor] | None = None,
     shuffle_seeds: Sequence[int] | None = None,
     error_fn: ErrorFn | None = None,
+    where: str = "",
 ) -> TrainResult:
     """Minimise each member's regularised objective from its current weights (in place).
 
@@ -107,6 +139,11 @@ def train(
     ``model`` is an :class:`EnsembleMLP` or any module with the same ensemble interface
     (``n_members``, ``seeds``, parameters with the member axis first). ``error_fn`` replaces the
     default error ``member_error(model(xb), yb, config.loss)``, e.g. a VAE's negative ELBO.
+
+    Non-finite data raise a ValueError at entry. A member whose monitored loss is not finite in
+    some epoch (divergence, e.g. a too large ``lr``) raises :class:`DivergenceError` naming the
+    member, its seed, λ, the epoch and ``where`` (e.g. the sweep point): a diverged member is
+    never returned as if it had converged.
     """
     _check_data(model, x, y, custom=error_fn is not None)
     if error_fn is None:
@@ -136,6 +173,7 @@ def train(
     stale = np.zeros(k, dtype=int)
     active = np.ones(k, dtype=bool)
     epochs = np.zeros(k, dtype=int)
+    first_loss: np.ndarray | None = None
 
     for epoch in range(1, config.max_epochs + 1):
         if not full_batch:
@@ -159,9 +197,15 @@ def train(
                 for p, shape, r in zip(params, lam_shape, ref or [None] * len(params), strict=True):
                     p.grad.add_(lam_vec.view(shape) * (p if r is None else p - r))
             optimizer.step()
+            if first_loss is None:  # the monitored loss of the first step: where training began
+                first_loss = error.detach().cpu().numpy().astype(np.float64)
+                first_loss = np.where(np.isfinite(first_loss), np.abs(first_loss), 0.0)
             epoch_sum += error.detach() * xb.shape[-2]
         monitored = (epoch_sum / n).cpu().numpy().astype(np.float64)
 
+        diverged = active & ~(monitored <= DIVERGENCE_FACTOR * np.maximum(first_loss, 1.0))
+        if diverged.any():
+            _diverged(model, diverged, monitored, first_loss, lam_vec, epoch, config, where)
         epochs[active] = epoch
         threshold = np.where(np.isfinite(best_loss), best_loss * (1 - config.min_delta), np.inf)
         improved = active & (monitored < threshold)
@@ -184,4 +228,20 @@ def train(
             p.copy_(b)
     return TrainResult(
         epochs=epochs, best_epoch=best_epoch, best_loss=best_loss, stopped_early=~active
+    )
+
+
+def _diverged(model: torch.nn.Module, diverged: np.ndarray, monitored: np.ndarray,
+              first_loss: np.ndarray, lam: torch.Tensor, epoch: int, config: TrainConfig,
+              where: str) -> None:
+    members = np.flatnonzero(diverged)
+    seeds = list(getattr(model, "seeds", [None] * len(diverged)))
+    lams = lam.detach().cpu().numpy()
+    first = members[0]
+    raise DivergenceError(
+        f"training diverged{' at ' + where if where else ''}: member {first} (seed "
+        f"{seeds[first]}, λ = {lams[first]:g}) has {config.monitor} {monitored[first]:.3g} in "
+        f"epoch {epoch} (first step: {first_loss[first]:.3g})"
+        + (f", and {len(members) - 1} more member(s)" if len(members) > 1 else "")
+        + f"; lower the learning rate (lr = {config.lr:g}) or check the data and λ"
     )

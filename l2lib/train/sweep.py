@@ -16,6 +16,7 @@ rerun. Every point's data order (and any noise of the objective) comes from seed
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ import torch
 
 from l2lib.models.mlp import EnsembleMLP
 from l2lib.runtime import point_seeds, progress_bar
-from l2lib.store import SweepStore, open_store
+from l2lib.store import StoreError, SweepStore, open_store
 from l2lib.train.loop import TrainConfig, train
 from l2lib.train.losses import ErrorFn, per_member
 
@@ -90,6 +91,46 @@ def _to_numpy(observations: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]
     return {k: torch.as_tensor(v).detach().cpu().numpy() for k, v in observations.items()}
 
 
+def _warm_points(
+    model: EnsembleMLP, x: torch.Tensor, y: torch.Tensor, order: np.ndarray, direction: str, *,
+    config: TrainConfig, observe: Observer, ref: Sequence[torch.Tensor] | None,
+    store: SweepStore | None, keep_states: bool, jitter: float, progress: bool | str | None,
+    error_fn: ErrorFn | None, point_objective: PointObjective | None,
+    first_config: TrainConfig | None,
+) -> list[dict[str, np.ndarray]]:
+    """The observations of every point of a warm sweep visiting ``order`` (resumed from the
+    store's newest intact point with weights)."""
+    records: list[dict[str, np.ndarray]] = []
+    start = 0
+    if store is not None:
+        start, state = store.resume_point(len(order))
+        records = [store.load(i)["obs"] for i in range(start)]
+        if state is not None:
+            model.load_state_dict(state)
+    bar = progress_bar(len(order), progress, f"sweep {direction}", initial=start)
+    for i in range(start, len(order)):
+        value = per_member(order[i], model.n_members, next(model.parameters()))
+        seeds = point_seeds(model.seeds, i)
+        if jitter:
+            model.perturb_(jitter, seeds)
+        lam, point_error = value, error_fn
+        if point_objective is not None:
+            lam, point_error = point_objective(value, i)
+        point_config = first_config if i == 0 and first_config is not None else config
+        result = train(model, x, y, lam=lam, config=point_config, ref=ref, shuffle_seeds=seeds,
+                       error_fn=point_error, where=f"{direction} sweep point {i}")
+        obs = _to_numpy(observe(model, value))
+        obs["epochs"] = result.epochs
+        records.append(obs)
+        if store is not None:
+            store.save(i, order[i], obs, model.state_dict())
+            if i > 0 and not keep_states:
+                store.drop_state(i - 1)
+        bar.update()
+    bar.close()
+    return records
+
+
 def warm_sweep(
     model: EnsembleMLP,
     x: torch.Tensor,
@@ -128,35 +169,11 @@ def warm_sweep(
         raise ValueError("give error_fn or point_objective, not both")
     grid = check_grid(lams, "λ" if point_objective is None else "swept")
     order = grid if direction == "up" else grid[::-1]
-    records: list[dict[str, np.ndarray]] = []
-    start = 0
-    if store is not None:
-        start = min(store.finished(), len(order))
-        for i in range(start):
-            records.append(store.load(i)["obs"])
-        if start:
-            model.load_state_dict(store.load(start - 1)["state"])
-    bar = progress_bar(len(order), progress, f"sweep {direction}", initial=start)
-    for i in range(start, len(order)):
-        value = per_member(order[i], model.n_members, next(model.parameters()))
-        seeds = point_seeds(model.seeds, i)
-        if jitter:
-            model.perturb_(jitter, seeds)
-        lam, point_error = value, error_fn
-        if point_objective is not None:
-            lam, point_error = point_objective(value, i)
-        point_config = first_config if i == 0 and first_config is not None else config
-        result = train(model, x, y, lam=lam, config=point_config, ref=ref, shuffle_seeds=seeds,
-                       error_fn=point_error)
-        obs = _to_numpy(observe(model, value))
-        obs["epochs"] = result.epochs
-        records.append(obs)
-        if store is not None:
-            store.save(i, order[i], obs, model.state_dict())
-            if i > 0 and not keep_states:
-                store.drop_state(i - 1)
-        bar.update()
-    bar.close()
+    with store.lock() if store is not None else contextlib.nullcontext():
+        records = _warm_points(model, x, y, order, direction, config=config, observe=observe,
+                               ref=ref, store=store, keep_states=keep_states, jitter=jitter,
+                               progress=progress, error_fn=error_fn,
+                               point_objective=point_objective, first_config=first_config)
     obs = {k: np.stack([r[k] for r in records]) for k in records[0]}
     return SweepResult(order.copy(), obs, direction)
 
@@ -223,23 +240,31 @@ def independent_sweep(
         raise ValueError("seeds must name at least one seed")
     pairs = [(lam, s) for lam in grid for s in seeds]
     chunks = [pairs[i : i + max_members] for i in range(0, len(pairs), max_members)]
-    records: list[dict[str, np.ndarray]] = []
-    start = 0 if store is None else min(store.finished(), len(chunks))
-    for i in range(start):
-        records.append(store.load(i)["obs"])
-    bar = progress_bar(len(chunks), progress, "independent sweep", initial=start)
-    for i in range(start, len(chunks)):
-        chunk = chunks[i]
-        model = make_model([s for _, s in chunk])
-        lam = per_member([lam for lam, _ in chunk], model.n_members, next(model.parameters()))
-        result = train(model, x, y, lam=lam, config=config)
-        obs = _to_numpy(observe(model, lam))
-        obs["epochs"] = result.epochs
-        records.append(obs)
-        if store is not None:
-            store.save(i, grid[0], obs)
-        bar.update()
-    bar.close()
+    with store.lock() if store is not None else contextlib.nullcontext():
+        records: list[dict[str, np.ndarray]] = []
+        start = 0 if store is None else min(store.finished(), len(chunks))
+        for i in range(start):
+            try:
+                records.append(store.load(i)["obs"])
+            except StoreError as err:  # recompute from the damaged chunk on
+                store.quarantine(i, str(err))
+                start = i
+                break
+        bar = progress_bar(len(chunks), progress, "independent sweep", initial=start)
+        for i in range(start, len(chunks)):
+            chunk = chunks[i]
+            model = make_model([s for _, s in chunk])
+            lam = per_member([lam for lam, _ in chunk], model.n_members,
+                             next(model.parameters()))
+            result = train(model, x, y, lam=lam, config=config,
+                           where=f"independent sweep chunk {i}")
+            obs = _to_numpy(observe(model, lam))
+            obs["epochs"] = result.epochs
+            records.append(obs)
+            if store is not None:
+                store.save(i, grid[0], obs)
+            bar.update()
+        bar.close()
     flat = {k: np.concatenate([r[k] for r in records]) for k in records[0]}
     shaped = {k: v.reshape(len(grid), len(seeds), *v.shape[1:]) for k, v in flat.items()}
     return SweepResult(grid.copy(), shaped, "independent")

@@ -31,7 +31,8 @@ def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
     status = cli.main(["run", "onset", "--profile", "smoke", "-p", "seed", "3", "--book",
                        str(book), "--results", str(results), "--no-progress"])
     assert status == 0
-    executed = book / "executed" / "01_onset.ipynb"
+    [run] = (results / "runs" / "01_onset").glob("*seed-3*")  # a -p run gets its own folder
+    executed = run / "01_onset.ipynb"
     notebook = nbformat.read(executed, 4)
     injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.tags)
     assert "seed = 3" in injected.source and 'profile = "smoke"' in injected.source
@@ -39,11 +40,13 @@ def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
                             .index(injected.metadata.tags) + 1]
     text = "".join(o.get("data", {}).get("text/markdown", "") for o in banner.outputs)
     assert "seed 3" in text and "`smoke`" in text  # the run banner states the override
-    summary = json.loads((results / "summaries" / "01_onset.json").read_text())
+    summary = json.loads((run / "summaries" / "01_onset.json").read_text())
     assert summary["provenance"]["seed"] == 3 and summary["provenance"]["profile"] == "smoke"
     assert summary["findings"] and all(f["paper"] and f["companion"] for f in summary["findings"])
     assert batch.recorded_run(executed)["parameters"]["seed"] == 3
-    assert not (book / "executed" / "01_onset.partial.ipynb").exists()
+    assert not (run / "01_onset.partial.ipynb").exists()
+    assert "seed,norm" in (results / "runs" / "01_onset" / "runs.csv").read_text() or \
+        "seed" in (results / "runs" / "01_onset" / "runs.csv").read_text().splitlines()[0]
 
 
 @pytest.mark.parametrize("args,message", [
@@ -52,7 +55,9 @@ def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
     (["run", "onset", "-p", "sede", "3"], "has no parameter 'sede'; its parameters are profile"),
     (["run", "onset", "-p", "seed", "three"], "'seed' must be an integer"),
     (["run", "onset", "-p", "profile", "huge"], "unknown profile 'huge'"),
-    (["run", "onset", "-p", "device", "gpu"], "unknown device 'gpu'"),
+    (["run", "onset", "-p", "device", "gpu"], "parameter 'device' = 'gpu' is not supported"),
+    (["run", "onset", "-p", "device", "mps"], "parameter 'device' = 'mps' is not supported"),
+    (["run", "onset", "-p", "seed", "-1"], "parameter 'seed' must be a non-negative integer"),
     (["sweep", "missing.toml"], "missing.toml does not exist"),
     (["results", "clear"], "name the stores to clear"),
     (["results", "clear", "nosuchstore"], "no store matches ['nosuchstore']"),
@@ -110,6 +115,11 @@ num = 3
     (lambda c: c.replace('seeds = [0]', 'seeds = [0]\nlam_blocks = 2'), "kind = 'independent'"),
     (lambda c: c.replace("hidden = [5]", "hidden = 5"), "list of layer widths"),
     (lambda c: c.replace("[lams]", "[lams"), "is malformed"),
+    (lambda c: c.replace("lr = 0.5", 'lr = "0.5"'),
+     "[train] training setting lr must be a number, got '0.5' (str); write e.g. lr = 0.5"),
+    (lambda c: c.replace('device = "cpu"', 'device = "mps"'), "device = 'mps' is not supported"),
+    (lambda c: c.replace("seeds = [0]", "seeds = [0, -3]"),
+     "seeds entry must be a non-negative integer"),
 ])
 def test_malformed_sweep_configs_are_explained(edit, message, tmp_path, capsys):
     path = tmp_path / "sweep.toml"
@@ -139,19 +149,64 @@ def test_results_list_and_clear(tmp_path, capsys):
     other = SweepStore(tmp_path / "store", "mlp-2h", {"a": 2})
     stale = SweepStore(tmp_path / "store", "linear-D2", {"a": 3})
     meta = json.loads((stale.path / "config.json").read_text())
-    (stale.path / "config.json").write_text(json.dumps({**meta, "code": "0.0.1+old"}))
+    meta["modules"]["l2lib.train.loop"] = "000000000000"  # as if the loop had changed since
+    (stale.path / "config.json").write_text(json.dumps(meta))
+    unreadable = SweepStore(tmp_path / "store", "broken", {"a": 4})
+    (unreadable.path / "config.json").write_text("{trunc")
     report.write_summary("01_onset", {"x": 1.0}, report.provenance("smoke", "cpu", 0), tmp_path)
     results = ["--results", str(tmp_path)]
 
     assert cli.main(["results", "list", *results]) == 0
     out = capsys.readouterr().out
-    assert "linear-D1" in out and "1 points" in out and "(stale)" in out and "01_onset" in out
+    assert "linear-D1" in out and "1 points" in out and "01_onset" in out
+    assert "stale: changed since: l2lib.train.loop" in out and "UNREADABLE" in out
 
     assert cli.main(["results", "clear", "linear-*", *results]) == 1  # no --yes: only listed
     assert "would remove" in capsys.readouterr().out and stale.path.exists()
     assert cli.main(["results", "clear", "--stale", "--yes", *results]) == 0
     assert not stale.path.exists() and fresh.path.exists() and other.path.exists()
+    assert unreadable.path.exists() and "keeping" in capsys.readouterr().out
     assert cli.main(["results", "clear", fresh.path.name, "--yes", *results]) == 0
     assert not fresh.path.exists() and other.path.exists()
     assert cli.main(["results", "clear", "--all", "--yes", *results]) == 0
     assert not other.path.exists()
+
+
+def write_config(tmp_path, text=CONFIG):
+    path = tmp_path / "sweep.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_unwritable_results_folder_is_named(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.main(["sweep", write_config(tmp_path), "--results", str(blocker / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "results folder" in err and "not writable" in err and "--results DIR" in err
+    assert err.count("\n") == 1
+
+
+def test_unreachable_scheduler_fails_fast(tmp_path, capsys, monkeypatch):
+    import time
+
+    monkeypatch.setattr(batch, "SCHEDULER_TIMEOUT_S", 1.0)
+    clock = time.monotonic()
+    assert cli.main(["sweep", write_config(tmp_path), "--results", str(tmp_path),
+                     "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert time.monotonic() - clock < 15
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s" in err
+
+
+def test_corrupt_idx_files_are_named(tmp_path, capsys):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x01garbage" * 10)
+    root = raw.parents[1]
+    text = CONFIG.replace('dataset = "digits"', f'dataset = "mnist"\ndata_root = "{root}"')
+    assert cli.main(["sweep", write_config(tmp_path, text), "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "dataset 'mnist' from" in err and "cannot be read" in err and "download again" in err

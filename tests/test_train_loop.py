@@ -1,5 +1,5 @@
-"""Ensemble models and the training loop: equivalence of batched and separate training,
-the penalty's convention, early stopping, bad input."""
+"""l2lib.train.loop (and the ensemble models it trains): equivalence of batched and separate
+training, the penalty's convention, early stopping, bad input, divergence."""
 
 import copy
 
@@ -111,6 +111,11 @@ def test_training_reduces_the_objective_and_stops():
     ({"lr": -1.0}, "lr"),
     ({"batch_size": 0}, "batch_size"),
     ({"monitor": "accuracy"}, "monitor"),
+    ({"lr": float("inf")}, "lr must be positive and finite"),
+    ({"lr": "0.5"}, r"lr must be a number, got '0.5' \(str\); write e.g. lr = 0.5"),
+    ({"max_epochs": 2.5}, "max_epochs must be an integer"),
+    ({"batch_size": "64"}, "batch_size must be an integer"),
+    ({"loss": 3}, "loss must be a string"),
 ])
 def test_bad_train_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -142,3 +147,16 @@ def test_mismatched_seeds_and_targets_are_errors():
         net.perturb_(0.1, [7])
     with pytest.raises(ValueError, match="need one output"):
         losses.member_error(net(torch.zeros(4, 5, dtype=torch.float64)), torch.zeros(4), "mse")
+
+
+def test_infinite_targets_and_diverging_members_are_errors_naming_the_member():
+    from l2lib.train.loop import DivergenceError
+
+    x, y = toy_classification()
+    net = mlp(5, [4], 3, seeds=[0, 1], dtype=torch.float64)
+    with pytest.raises(ValueError, match="inputs x contain 5 NaN"):
+        train(net, torch.where(torch.arange(90)[:, None] == 3, torch.nan, x), y, lam=0.0,
+              config=TrainConfig())
+    with pytest.raises(DivergenceError, match=r"member 0 \(seed 0, λ = 0.01\).*lower the learn"):
+        train(net, x, y, lam=[0.01, 0.02], config=TrainConfig(optimizer="sgd", lr=1e6,
+                                                              batch_size=None))

@@ -1,6 +1,7 @@
-"""Sweeps and the resumable store: grid checks, interruption and resume, batched λ grids."""
+"""l2lib.train.sweep: grid checks, interruption and resume, damaged points, concurrent
+processes, batched λ grids, divergence."""
 
-import json
+import threading
 
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ import torch
 
 from l2lib.measure import observables as measure
 from l2lib.models.mlp import mlp
-from l2lib.store import SweepStore, code_version, config_key
-from l2lib.train.loop import TrainConfig, train
+from l2lib.store import SweepStore
+from l2lib.train.loop import DivergenceError, TrainConfig, train
 from l2lib.train.sweep import check_grid, independent_sweep, warm_sweep
 
 CONFIG = TrainConfig(lr=0.05, batch_size=16, max_epochs=6, patience=2)
@@ -82,19 +83,6 @@ def test_store_keeps_only_the_newest_weights_unless_asked(tmp_path):
     assert [store.load(i)["state"] is None for i in range(3)] == [True, True, False]
 
 
-def test_store_key_covers_config_and_code(tmp_path):
-    a = SweepStore(tmp_path, "s", {"lr": 0.1, "grid": np.arange(3)})
-    assert a.path == SweepStore(tmp_path, "s", {"grid": [0, 1, 2], "lr": 0.1}).path
-    assert a.path != SweepStore(tmp_path, "s", {"lr": 0.2, "grid": np.arange(3)}).path
-    meta = json.loads((a.path / "config.json").read_text())
-    assert meta["code"] == code_version() and "+" in code_version()
-    assert config_key({"x": TrainConfig()}) != config_key({"x": TrainConfig(lr=1.0)})
-    with pytest.raises(TypeError, match="store key"):
-        config_key({"f": object()})
-    with pytest.raises(ValueError, match="store name"):
-        SweepStore(tmp_path, "bad/name", {})
-
-
 def test_down_sweep_visits_the_grid_in_reverse():
     x, y = toy()
     res = warm_sweep(mlp(4, [3], 2, seeds=0, dtype=torch.float64), x, y, [0.0, 0.1, 0.2],
@@ -122,3 +110,85 @@ def test_independent_sweep_equals_separate_trainings():
             one = make([seed])
             train(one, x, y, lam=lam, config=CONFIG)
             assert res.obs["norm"][i, j] == pytest.approx(one.parameter_norm().item(), rel=1e-10)
+
+
+def test_damaged_point_is_named_and_the_sweep_resumes_from_the_newest_intact_point(tmp_path):
+    x, y = toy()
+    lams = np.linspace(0, 0.2, 5)
+    key = {"damaged": 1}
+
+    def run(calls):
+        return warm_sweep(mlp(4, [5], 2, seeds=[1, 2], dtype=torch.float64), x, y, lams,
+                          config=CONFIG, observe=observer(x, y, calls), progress=False,
+                          store=SweepStore(tmp_path, "d", key), keep_states=True)
+
+    reference = run([])
+    store = SweepStore(tmp_path, "d", key)
+    point = store.path / "point-00003.pt"
+    point.write_bytes(point.read_bytes()[:100])  # truncated
+    from l2lib.store import StoreError
+    with pytest.raises(StoreError, match="point-00003.pt"):
+        store.load(3)
+    calls = []
+    with pytest.warns(UserWarning, match="point-00003.pt"):
+        resumed = run(calls)
+    assert calls == pytest.approx(list(lams[3:]))  # resumed from point 2's weights
+    np.testing.assert_array_equal(resumed.obs["norm"], reference.obs["norm"])
+    assert list(store.path.glob("point-00003.pt.damaged-*"))
+
+
+def test_a_deleted_point_without_earlier_weights_restarts_cleanly(tmp_path):
+    """Only the newest point keeps weights: deleting it recomputes from the start, no TypeError."""
+    x, y = toy()
+    lams = [0.0, 0.1, 0.2]
+    key = {"deleted": 1}
+    sweep = lambda calls: warm_sweep(  # noqa: E731
+        mlp(4, [3], 2, seeds=0, dtype=torch.float64), x, y, lams, config=CONFIG,
+        observe=observer(x, y, calls), progress=False, store=SweepStore(tmp_path, "x", key))
+    reference = sweep([])
+    (SweepStore(tmp_path, "x", key).path / "point-00002.pt").unlink()
+    calls = []
+    again = sweep(calls)
+    assert calls == pytest.approx(lams)
+    np.testing.assert_array_equal(again.obs["norm"], reference.obs["norm"])
+
+
+def test_two_concurrent_runs_of_one_sweep_compute_each_point_once(tmp_path):
+    x, y = toy()
+    lams = np.linspace(0, 0.2, 4)
+    calls: list[float] = []
+    results = {}
+
+    def run(name):
+        results[name] = warm_sweep(
+            mlp(4, [5], 2, seeds=[3], dtype=torch.float64), x, y, lams, config=CONFIG,
+            observe=observer(x, y, calls), progress=False,
+            store=SweepStore(tmp_path, "c", {"concurrent": 1}))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(calls) == pytest.approx(list(lams))  # each point once, by one of them
+    np.testing.assert_array_equal(results["a"].obs["norm"], results["b"].obs["norm"])
+    assert not list(SweepStore(tmp_path, "c", {"concurrent": 1}).path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("make_input", ["nan_data", "huge_lr"])
+def test_nan_data_and_diverging_training_raise_and_store_nothing(tmp_path, make_input):
+    x, y = toy()
+    config = CONFIG
+    if make_input == "nan_data":
+        x = x.clone()
+        x[5, 2] = float("nan")
+        match = "NaN or infinite"
+    else:
+        config = TrainConfig(lr=1e6, batch_size=16, max_epochs=20)
+        match = r"diverged at up sweep point 0: member 0 \(seed 4, λ = 0.1\)"
+    store = SweepStore(tmp_path, "bad", {"case": make_input})
+    error = ValueError if make_input == "nan_data" else DivergenceError
+    with pytest.raises(error, match=match):
+        warm_sweep(mlp(4, [5], 2, seeds=[4], dtype=torch.float64), x, y, [0.1, 0.2],
+                   config=config, observe=observer(x, y), progress=False, store=store)
+    assert store.finished() == 0 and not list(store.path.glob("point-*"))
