@@ -79,29 +79,34 @@ class PathfinderSettings:
     Minima: ``n_minima`` MLPs ``hidden`` × ``activation`` trained at β = 0 with
     ``minima_train``; Pathfinder from M1 towards M2 … Mn on ``n_betas`` points linear in
     β_paper from 0 to ``beta_max_paper`` (the paper's grid has 501), each β trained with
-    ``path_train``. Bezier curves: ``bezier_train``. Curves are evaluated at ``n_t`` values of t,
-    the Pathfinder polyline at ``per_segment`` steps between checkpoints. Towards chapter 3's
-    checkpoints: ``n_refs`` references, at most ``towards_points`` β of chapter 3's grid (evenly
+    ``path_train`` (also the paths towards chapter 3's checkpoints). Bezier curves:
+    ``bezier_train``. Curves are evaluated at ``n_t`` values of t, the Pathfinder polyline at
+    ``per_segment`` steps between checkpoints. Towards chapter 3's checkpoints: ``n_refs``
+    references, at most ``towards_points`` β of chapter 3's grid (evenly
     thinned) and then ``towards_tail``. Saddle scans: at most ``max_scans`` path steps, at
     ``saddle_positions`` on each step (0: the checkpoint), Lanczos tolerance ``hessian_tol`` on
     ``hessian_samples`` training samples (None: all); a point shows a saddle when the lowest
     eigenvalue of ∇²L is negative and its eigenvector overlaps the step direction by at least
     ``overlap_min``. The toy double well uses a β grid of step ``toy_beta_step``.
+
+    Quick: at most 6 epochs per β (patience 3), about what the authors' early stopping ran in
+    effect (it monitored the rising training cross-entropy); from ``reference`` up, the
+    paper's 50 epochs with patience 5. Minima: 20 epochs in quick, 50 from ``reference``.
     """
 
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "sigmoid"
     n_minima: int = 5
-    minima_train: TrainConfig = replace(PATH_TRAIN, max_epochs=30)
-    path_train: TrainConfig = PATH_TRAIN
+    minima_train: TrainConfig = replace(PATH_TRAIN, max_epochs=20)
+    path_train: TrainConfig = replace(PATH_TRAIN, max_epochs=6, patience=3)
     beta_max_paper: float = 5e-6
-    n_betas: int = 21
+    n_betas: int = 16
     bezier_train: TrainConfig = field(default_factory=lambda: replace(
-        PATH_TRAIN, lr=1e-2, max_epochs=20, patience=5))
+        PATH_TRAIN, lr=1e-2, max_epochs=15, patience=5))
     n_t: int = 21
     per_segment: int = 2
     n_refs: int = 2
-    towards_points: int | None = 25
+    towards_points: int | None = 20
     towards_tail: tuple[float, ...] = (0.2, 1.0)
     max_scans: int = 8
     saddle_positions: tuple[float, ...] = (0.0, 0.5)
@@ -138,12 +143,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     # ≈ 35 min on 2 cores (estimate from quick timings: 5 minima × 50 epochs ≈ 1 min, 101 β ×
     # ≥ 6 epochs of 4 paths ≈ 12–15 min, towards 3 paths ≈ 6 min, Bezier ≈ 3 min, 48 Lanczos
     # runs on 8000 samples ≈ 5 min, evaluation ≈ 2 min)
-    "reference": dict(minima_train=PATH_TRAIN, n_betas=101,
+    "reference": dict(minima_train=PATH_TRAIN, path_train=PATH_TRAIN, n_betas=101,
                       bezier_train=replace(PATH_TRAIN, lr=1e-2, max_epochs=100, patience=10),
                       n_t=41, n_refs=3, towards_points=50, towards_tail=(0.2, 0.5, 1.0),
                       max_scans=12, saddle_positions=(0.0, 0.25, 0.5, 0.75),
                       hessian_samples=None),
-    "paper": dict(minima_train=PATH_TRAIN, n_betas=501,
+    "paper": dict(minima_train=PATH_TRAIN, path_train=PATH_TRAIN, n_betas=501,
                   bezier_train=replace(PATH_TRAIN, lr=1e-2, max_epochs=300, patience=10),
                   n_t=61, per_segment=4, n_refs=5, towards_points=None,
                   towards_tail=(0.2, 0.5, 1.0), max_scans=30,
@@ -459,7 +464,8 @@ def towards_checkpoints(
 ) -> Path:
     """Pathfinder from random initialisations (seeds 100·seed + 5000 + i) towards the states of
     ``sweep``'s ``member`` at the sweep points ``checkpoints`` (path i → checkpoint i), over
-    :func:`towards_grid` with chapter 3's training protocol; stored under ``store_root``."""
+    :func:`towards_grid`, each β trained with ``settings.path_train``; stored under
+    ``store_root``."""
     if not checkpoints:
         raise ValueError("checkpoints must name at least one sweep point")
     reference = stack_members([select_members(sweep.checkpoint(i), [member])
@@ -471,7 +477,7 @@ def towards_checkpoints(
            "seeds": seeds, "sweep": sweep.store.path.name, "checkpoints": list(checkpoints),
            "member": member}
     return find_path(net, data.x_train, data.y_train, reference,
-                     towards_grid(sweep.result.lams, settings), config=regime.train,
+                     towards_grid(sweep.result.lams, settings), config=settings.path_train,
                      observe=path_observer(data), store_root=store_root,
                      name=f"towards-{data.name}", key=key,
                      progress=progress if progress is not None else "Pathfinder → checkpoints")
@@ -874,3 +880,17 @@ def findings(t: Toy, link: Connection, tw: Towards, scans: Scans,
         saddle_finding(list(scans.jumps.values()), list(scans.controls.values()),
                        settings.overlap_min),
     ]
+
+
+def glue_values(found: Sequence[Finding]) -> dict[str, Any]:
+    """What the chapter glues: every scalar among the findings' numbers, and for each finding
+    ``<name>_verdict`` (mark and verdict text, with the note) and ``<name>_text`` (what this
+    run found), ``name`` being its key after the dot."""
+    out: dict[str, Any] = {}
+    for f in found:
+        name = f.key.split(".", 1)[-1]
+        out[f"{name}_verdict"] = f"{f.verdict.symbol} {f.verdict.value}" + (
+            f" ({f.note})" if f.note else "")
+        out[f"{name}_text"] = f.companion
+        out |= {k: v for k, v in f.numbers.items() if isinstance(v, (int, float, str))}
+    return out
