@@ -90,8 +90,9 @@ class PathfinderSettings:
     ``overlap_min``. The toy double well uses a β grid of step ``toy_beta_step``.
 
     Quick: at most 6 epochs per β (patience 3), about what the authors' early stopping ran in
-    effect (it monitored the rising training cross-entropy); from ``reference`` up, the
-    paper's 50 epochs with patience 5. Minima: 20 epochs in quick, 50 from ``reference``.
+    effect (it monitored the rising training cross-entropy; monitoring the objective, every β
+    would run all 50); also in ``reference``; ``paper``: 50 epochs with patience 5. Minima: 20
+    epochs in quick, 50 from ``reference``.
     """
 
     hidden: tuple[int, ...] = (128, 128)
@@ -140,10 +141,11 @@ PROFILES: dict[str, dict[str, Any]] = {
                   n_t=7, per_segment=1, towards_points=8, towards_tail=(0.2,), max_scans=4,
                   hessian_samples=500, toy_beta_step=0.1),
     "quick": {},
-    # ≈ 35 min on 2 cores (estimate from quick timings: 5 minima × 50 epochs ≈ 1 min, 101 β ×
-    # ≥ 6 epochs of 4 paths ≈ 12–15 min, towards 3 paths ≈ 6 min, Bezier ≈ 3 min, 48 Lanczos
-    # runs on 8000 samples ≈ 5 min, evaluation ≈ 2 min)
-    "reference": dict(minima_train=PATH_TRAIN, path_train=PATH_TRAIN, n_betas=101,
+    # ≈ 20–25 min on 2 idle cores, estimated from quick's cost per member-epoch (≈ 0.25 s for
+    # 784-128-128-10 on 8000 digits): minima 5 × 50 epochs ≈ 1 min; 4 paths × 101 β × 6 epochs
+    # ≈ 10 min; towards 3 × 53 β × 6 ≈ 4 min; Bezier ≈ 2 min; 48 Lanczos runs on 8000
+    # samples ≈ 5 min; evaluation ≈ 1 min
+    "reference": dict(minima_train=PATH_TRAIN, n_betas=101,
                       bezier_train=replace(PATH_TRAIN, lr=1e-2, max_epochs=100, patience=10),
                       n_t=41, n_refs=3, towards_points=50, towards_tail=(0.2, 0.5, 1.0),
                       max_scans=12, saddle_positions=(0.0, 0.25, 0.5, 0.75),
