@@ -124,6 +124,9 @@ def test_no_barrier_finding():
     # straight line has no barrier either, so there is nothing to compare → undecided
     flat = ch5.no_barrier_finding(np.zeros(3), np.array([0.002, 0.001, 0.003]), np.ones(3))
     assert flat.verdict == Verdict.UNDECIDED and flat.note
+    # the straight segment closing the path at the target is reported, not judged
+    closed = ch5.no_barrier_finding(np.zeros(3), lin, np.ones(3), closing_barrier=lin)
+    assert closed.verdict == Verdict.AGREES and closed.numbers["closing_barrier"] == 2.5
     assert ch5.no_barrier_finding(np.array([np.nan]), np.array([1.0]),
                                   np.ones(1)).verdict == Verdict.NOT_MEASURABLE
 

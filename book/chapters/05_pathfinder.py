@@ -92,8 +92,10 @@ display(Markdown(figures.toy_table(toy)))
 #
 # As in the paper, minima M1 … Mn are trained independently at β = 0, and **Pathfinder runs
 # from M1 towards each of M2 … Mn** on the paper's grid: β_paper linear from 0 to 5·10⁻⁶ (the
-# paper uses 501 points; the number here is in the settings below). Each pair is also
-# connected by the **straight line**, whose highest loss above the ends is the barrier, and by a
+# paper uses 501 points; the number here, and the epochs per β, are printed below: in the quick
+# and reference profiles at most 6, about what the authors' early stopping ran in effect). Each
+# pair is also connected by the **straight line**, whose highest loss above the ends is the
+# barrier, and by a
 # **quadratic Bezier curve** with one trained bend (Garipov et al.: Adam, lr 10⁻², on
 # $E(\varphi(t))$ with a fresh $t\sim U[0,1]$ per step, stratified over each epoch). The
 # Pathfinder path is evaluated along the polygonal line through start, checkpoints and —
@@ -107,7 +109,8 @@ minima = ch5.train_minima(data, settings, seed, run.store)
 link = ch5.connect_minima(data, minima, settings, seed, run.store)
 display(Markdown(f"`{data.name}`, MLP {data.input_dim}-{'-'.join(map(str, settings.hidden))}"
                  f"-{data.n_classes} ({settings.activation}); Pathfinder on "
-                 f"{settings.n_betas} values of β_paper from 0 to {settings.beta_max_paper:g}."))
+                 f"{settings.n_betas} values of β_paper from 0 to {settings.beta_max_paper:g}, "
+                 f"at most {settings.path_train.max_epochs} epochs per β."))
 display(Markdown(figures.minima_table(minima, link)))
 
 # %%
