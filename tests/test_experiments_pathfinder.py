@@ -125,6 +125,8 @@ def test_no_barrier_finding():
     flat = ch5.no_barrier_finding(np.zeros(3), np.array([0.002, 0.001, 0.003]), np.ones(3))
     assert flat.verdict == Verdict.UNDECIDED and flat.note
     # the straight segment closing the path at the target is reported, not judged
+    untrained = ch5.no_barrier_finding(np.zeros(3), lin, np.ones(3), end_loss=1.9)
+    assert untrained.verdict == Verdict.NOT_MEASURABLE and "not trained" in untrained.note
     closed = ch5.no_barrier_finding(np.zeros(3), lin, np.ones(3), closing_barrier=lin)
     assert closed.verdict == Verdict.AGREES and closed.numbers["closing_barrier"] == 2.5
     assert ch5.no_barrier_finding(np.array([np.nan]), np.array([1.0]),

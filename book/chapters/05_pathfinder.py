@@ -186,7 +186,7 @@ display(Markdown(figures.scan_table(scans, towards.path.betas)))
 # ‖θ‖, its distance to the reference 0 — steps through accuracy plateaus.
 
 # %%
-figures.basins_figure(towards, sweep.result)
+basins = figures.basins_figure(towards, sweep.result)
 
 # %% [markdown]
 # ## Summary

@@ -710,7 +710,8 @@ def toy_finding(t: Toy, overlap_min: float, tol: float = 1e-6) -> Finding:
 
 def no_barrier_finding(pf_barrier: np.ndarray, linear_barrier: np.ndarray,
                        pf_max_loss: np.ndarray, closing_barrier: np.ndarray | None = None, *,
-                       ratio: float = 0.1, min_linear: float = 0.05) -> Finding:
+                       end_loss: float = 0.0, ratio: float = 0.1, min_linear: float = 0.05,
+                       max_end_loss: float = 0.1) -> Finding:
     """Pathfinder connects the minima without a barrier: per path, the barrier of the training
     loss along the Pathfinder path (start to last checkpoint) is below ``ratio`` × the straight
     line's between the two minima.
@@ -718,7 +719,9 @@ def no_barrier_finding(pf_barrier: np.ndarray, linear_barrier: np.ndarray,
     Undecided when the straight line itself has no barrier to speak of (mean below
     ``min_linear``): then "no barrier" says nothing about Pathfinder. The straight segment that
     closes the path at the target (``closing_barrier``, the whole polyline's barrier) is
-    reported, not judged: the paper's paths end short of the target too."""
+    reported, not judged: the paper's paths end short of the target too. Not measurable when the
+    minima are not trained (``end_loss``, their highest training loss, above
+    ``max_end_loss``)."""
     pf, lin = np.asarray(pf_barrier, float), np.asarray(linear_barrier, float)
     numbers = {"pf_barrier": float(pf.mean()), "linear_barrier": float(lin.mean()),
                "pf_max_loss": float(np.max(pf_max_loss)), "barrier_ratio": ratio}
@@ -732,6 +735,10 @@ def no_barrier_finding(pf_barrier: np.ndarray, linear_barrier: np.ndarray,
     note = ""
     if pf.size == 0 or not np.all(np.isfinite(pf)) or not np.all(np.isfinite(lin)):
         verdict, note = Verdict.NOT_MEASURABLE, "no finite barrier was measured"
+    elif end_loss > max_end_loss:
+        verdict = Verdict.NOT_MEASURABLE
+        note = (f"the minima are not trained (training loss up to {end_loss:.3g} > "
+                f"{max_end_loss}): the quick profile or larger trains them")
     elif lin.mean() < min_linear:
         verdict = Verdict.UNDECIDED
         note = (f"the straight line has no barrier either (< {min_linear}): train longer minima "
@@ -758,7 +765,8 @@ def distance_finding(betas_paper: np.ndarray, dist_ref: np.ndarray, start_distan
     companion = (f"distance/start peaks at {peak.min():.3f}–{peak.max():.3f} (β_paper "
                  + ", ".join(f"{b:.2g}" for b in numbers["distance_peak_beta_paper"])
                  + f"), ends at {end.min():.2f}–{end.max():.2f} of the start distance")
-    paper = "distance grows 133–144 → 174–183, ends 31–36 short of M_j at β_paper = 5e-6 [paper]"
+    paper = ("distance grows 133–144 → 174–183, ends 31–36 short of M_j at β_paper = 5e-6 "
+             "(end/start ≈ 0.22–0.26) [paper]")
     key, claim = "pathfinder.distance_curve", "the path first moves away, then ends short of M_j"
     if betas_paper[-1] < PAPER["beta_max_paper"] * (1 - 1e-9) or d.shape[0] < 3:
         return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
@@ -891,7 +899,8 @@ def findings(t: Toy, link: Connection, tw: Towards, scans: Scans,
     return [
         toy_finding(t, settings.overlap_min),
         no_barrier_finding(link.path_barrier(), link.barrier("linear"), link.path_max_loss(),
-                           link.barrier("Pathfinder")),
+                           link.barrier("Pathfinder"),
+                           end_loss=float(link.along["linear"]["train_loss"][[0, -1]].max())),
         distance_finding(link.betas_paper, path.obs["dist_ref"], path.start_distance()),
         towards_finding(len(tw.standard.indices), len(tw.jumps[tw.deep]), tw.tau(),
                         tw.settled()),
