@@ -203,3 +203,31 @@ def test_saddle_finding():
     mixed = ch5.saddle_finding([saddle, saddle], [saddle, saddle, flat], 0.1)
     assert mixed.verdict == Verdict.UNDECIDED and mixed.note
     assert ch5.saddle_finding([], [flat], 0.1).verdict == Verdict.NOT_MEASURABLE
+
+
+def test_saddle_scans_on_a_network_path_match_the_dense_hessian():
+    from l2lib.data import load_dataset
+    from l2lib.measure import curvature
+    from l2lib.models import flat
+    from l2lib.models.mlp import mlp
+
+    data = load_dataset("digits", dtype=torch.float64, n_train=None)
+    net = mlp(64, [2], 10, seeds=[0, 1], activation="sigmoid", dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    points = [{n: torch.randn(p.shape, generator=gen, dtype=p.dtype)
+               for n, p in net.named_parameters()} for _ in range(4)]
+    obs = {"dist_ref": np.ones((4, 2))}
+    path = pf.Path(np.array([0.0, 0.1, 0.2, 0.3]), obs, points[0], points[0], points, 1, 1)
+    s = ch5.settings("smoke", hessian_samples=100, max_scans=2, saddle_positions=(0.0,),
+                     hessian_tol=1e-10)
+    scans = ch5.saddle_scans(path, 1, [1, 1], [0, 1, 2], data, [2], "sigmoid", s, seed=3)
+    assert list(scans.jumps) == [1] and list(scans.controls) == [0]  # budget: 2 steps in all
+    mode = scans.jumps[1][0]
+    assert mode.beta == pytest.approx(0.2) and 0 <= mode.overlap <= 1
+    pick = torch.randperm(data.n_train, generator=torch.Generator().manual_seed(3))[:100]
+    flat.load_params(net, points[1])
+    fn, theta = curvature.member_objective(net, 1, data.x_train[pick], data.y_train[pick],
+                                           "cross_entropy")
+    dense = torch.linalg.eigvalsh(curvature.dense_hessian(fn, theta))[0]
+    assert mode.eig == pytest.approx(float(dense), rel=1e-6, abs=1e-9)
+    assert scans.at_checkpoints("jumps") == [mode.eig]
