@@ -1,36 +1,43 @@
-"""Chapter 5: Pathfinder beside the mode-connectivity baselines, and Pathfinder towards the
-transition checkpoints of chapter 3.
+"""Chapter 5: saddles, Pathfinder and mode connectivity (Ersoy, Cardozo Licha & Wiesner,
+arXiv 2512.11866).
 
-* :func:`train_minima` trains independent minima in pairs (member 2k and 2k + 1 of one ensemble,
-  at β = 0 with the paper's protocol); :func:`connect_minima` connects every pair three ways —
-  Pathfinder (:mod:`l2lib.pathfinder`), the straight line and a trained Bezier curve
-  (:mod:`l2lib.connect`) — and evaluates all three on the same footing.
-* :func:`towards_checkpoints` starts Pathfinder at random initialisations and pulls each towards
-  one transition checkpoint of chapter 3's standard sweep (:mod:`l2lib.regimes`);
-  :func:`path_regimes` finds its plateaus and transitions with chapter 3's own rule, and
-  :func:`switches` names the digits recognised before and after every jump.
+Four experiments, each a function the chapter calls, and :func:`findings`, which computes every
+verdict the chapter reports (each rule is one tested function below):
+
+* :func:`toy`: Pathfinder on a double well whose saddle is known, and on a convex bowl (control).
+* :func:`train_minima` / :func:`connect_minima`: minima M1 … Mn trained independently at β = 0;
+  the paper's paths M1 → M2 … Mn from one start on the paper's linear β grid, beside the straight
+  line and a trained Bezier curve.
+* :func:`chapter3_sweep` / :func:`towards_checkpoints`: Pathfinder from random initialisations
+  towards transition checkpoints of chapter 3's standard sweep; :func:`switches` names the
+  digits lost and gained at every jump.
+* :func:`saddle_scans`: the lowest Hessian mode at the jumps of a path and at controls away
+  from them (:mod:`l2lib.measure.saddles`).
 
 β follows l2lib's convention, penalty (β/2)‖θ − θ_ref‖²; the paper's β is half of it
-(:func:`l2lib.pathfinder.paper_beta`).
+(:func:`l2lib.train.pathfinder.paper_beta`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path as FilePath
 from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import kendalltau
 
+from l2lib.analysis import transitions
+from l2lib.analysis.findings import Finding, Verdict
 from l2lib.data import Dataset
 from l2lib.experiments import regimes
+from l2lib.measure import curvature, saddles
 from l2lib.measure import observables as measure
-from l2lib.measure.curvature import hessian_extremes
 from l2lib.measure.observables import evaluate_points
-from l2lib.models.flat import Params, params_of, select_members, stack_members
+from l2lib.models.flat import Params, load_params, params_of, select_members, stack_members
 from l2lib.models.mlp import EnsembleMLP, mlp
 from l2lib.runtime import check_profile
 from l2lib.store import open_store
@@ -44,102 +51,223 @@ from l2lib.train.baselines import (
     train_bezier,
 )
 from l2lib.train.loop import TrainConfig, train
-from l2lib.train.pathfinder import Path, find_path
-from l2lib.train.sweep import Observer, SweepResult
+from l2lib.train.pathfinder import Path, find_path, paper_beta
+from l2lib.train.sweep import Observer
 
-PAPER_CONNECT = {
-    "beta_max_paper": 5e-6,  # their mode-connectivity grid: 0 … 5e-6 in steps of 1e-8 (β_paper)
+PAPER = {
+    "beta_max_paper": 5e-6,  # mode connectivity: β_paper = 0 … 5e-6 in steps of 1e-8
+    "beta_step_paper": 1e-8,
     "max_train_ce": 0.012,  # along M1 → M2 … M5 on MNIST
     "test_acc": (0.968, 0.978),
     "distance_start": (133.0, 144.0),
     "distance_peak": (174.0, 183.0),
     "distance_end": (31.0, 36.0),
     "towards_T4_distances": (7.1, 5.32, 3.35, 0.6),
+    "norm_at_transitions": (7.81, 6.24, 4.26, 2.89),
 }
 METHODS = ("Pathfinder", "linear", "Bezier")
+PATH_TRAIN = TrainConfig(loss="cross_entropy", optimizer="adam", lr=1.5e-3, batch_size=64,
+                         max_epochs=50, patience=5, monitor="objective")
+"""The paper's protocol per β (as chapter 3's): Adam lr 1.5e-3, batch 64, ≤ 50 epochs,
+patience 5 on the epoch mean of the objective, best epoch restored."""
 
 
 @dataclass(frozen=True)
-class ConnectivitySettings:
-    """Everything chapter 5 varies between profiles.
+class PathfinderSettings:
+    """Everything chapter 5 varies between profiles; the defaults are the ``quick`` profile.
 
-    Minima: an MLP ``hidden`` × ``activation``, ``n_pairs`` pairs trained with ``minima_train``
-    (the paper's protocol, but up to 300 epochs on the small digits set in the quick profile:
-    50 epochs there are ~1100 optimiser steps, the paper's 50 MNIST epochs ~47 000).
-    Pathfinder between them: β = 0, then ``betas_per_decade`` geometric steps per decade from
-    ``beta_min`` to ``beta_max`` (l2lib convention), each trained with ``path_train``. Bezier:
+    Minima: ``n_minima`` MLPs ``hidden`` × ``activation`` trained at β = 0 with
+    ``minima_train``; Pathfinder from M1 towards M2 … Mn on ``n_betas`` points linear in
+    β_paper from 0 to ``beta_max_paper`` (the paper's grid has 501), each β trained with
+    ``path_train`` (also the paths towards chapter 3's checkpoints). Bezier curves:
     ``bezier_train``. Curves are evaluated at ``n_t`` values of t, the Pathfinder polyline at
     ``per_segment`` steps between checkpoints. Towards chapter 3's checkpoints: ``n_refs``
-    references, every ``towards_stride``-th β of chapter 3's grid and then ``towards_tail``;
-    Hessian eigenvalues (tolerance ``hessian_tol``) at no more than ``max_hessians`` checkpoints.
-    The double-well illustration uses a β grid of step ``toy_beta_step``.
+    references, at most ``towards_points`` β of chapter 3's grid (evenly
+    thinned) and then ``towards_tail``. Saddle scans: at most ``max_scans`` path steps, at
+    ``saddle_positions`` on each step (0: the checkpoint), Lanczos tolerance ``hessian_tol`` on
+    ``hessian_samples`` training samples (None: all); a point shows a saddle when the lowest
+    eigenvalue of ∇²L is negative and its eigenvector overlaps the step direction by at least
+    ``overlap_min``. The toy double well uses a β grid of step ``toy_beta_step``.
+
+    Quick: at most 6 epochs per β (patience 3), about what the authors' early stopping ran in
+    effect (it monitored the rising training cross-entropy; monitoring the objective, every β
+    would run all 50); also in ``reference``; ``paper``: 50 epochs with patience 5. Minima: 20
+    epochs in quick, 50 from ``reference``.
     """
 
-    hidden: tuple[int, ...] = (32, 32)
+    hidden: tuple[int, ...] = (128, 128)
     activation: str = "sigmoid"
-    n_pairs: int = 3
-    minima_train: TrainConfig = replace(regimes.PAPER_TRAIN, max_epochs=300)
-    path_train: TrainConfig = regimes.PAPER_TRAIN
-    beta_min: float = 1e-6
-    beta_max: float = 1.0
-    betas_per_decade: int = 3
+    n_minima: int = 5
+    minima_train: TrainConfig = replace(PATH_TRAIN, max_epochs=20)
+    path_train: TrainConfig = replace(PATH_TRAIN, max_epochs=6, patience=3)
+    beta_max_paper: float = 5e-6
+    n_betas: int = 16
     bezier_train: TrainConfig = field(default_factory=lambda: replace(
-        regimes.PAPER_TRAIN, lr=1e-2, max_epochs=300, patience=10))
-    n_t: int = 41
-    per_segment: int = 4
-    n_refs: int = 3
-    towards_stride: int = 2
-    towards_tail: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0)
+        PATH_TRAIN, lr=1e-2, max_epochs=15, patience=5))
+    n_t: int = 21
+    per_segment: int = 2
+    n_refs: int = 2
+    towards_points: int | None = 20
+    towards_tail: tuple[float, ...] = (0.2, 1.0)
+    max_scans: int = 8
+    saddle_positions: tuple[float, ...] = (0.0, 0.5)
+    hessian_samples: int | None = 2000
     hessian_tol: float = 1e-3
-    max_hessians: int = 8
+    overlap_min: float = 0.1
     toy_beta_step: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.n_minima < 2:
+            raise ValueError(f"n_minima must be >= 2 (M1 and at least one target), got "
+                             f"{self.n_minima}")
+        if self.n_betas < 3 or not self.beta_max_paper > 0:
+            raise ValueError(f"n_betas must be >= 3 and beta_max_paper > 0, got {self.n_betas}, "
+                             f"{self.beta_max_paper}")
+        if not 0 <= self.overlap_min <= 1:
+            raise ValueError(f"overlap_min must lie in [0, 1], got {self.overlap_min}")
 
     @property
     def betas(self) -> np.ndarray:
-        """The Pathfinder grid between minima: 0, then geometric from beta_min to beta_max."""
-        decades = np.log10(self.beta_max / self.beta_min)
-        n = int(round(decades * self.betas_per_decade)) + 1
-        return np.concatenate([[0.0], np.geomspace(self.beta_min, self.beta_max, n)])
+        """The Pathfinder grid between minima, l2lib convention: β = 2 β_paper, β_paper linear
+        from 0 to ``beta_max_paper`` in ``n_betas`` points."""
+        return 2.0 * np.linspace(0.0, self.beta_max_paper, self.n_betas)
 
 
-def connectivity_settings(profile: str) -> ConnectivitySettings:
-    """The settings of chapter 5 for ``profile`` (smoke, quick or paper)."""
-    quick = ConnectivitySettings()
-    if check_profile(profile) == "quick":
-        return quick
-    if profile == "smoke":
-        short = replace(regimes.PAPER_TRAIN, max_epochs=4, patience=2)
-        return replace(quick, hidden=(16, 16), n_pairs=2, minima_train=short, path_train=short,
-                       beta_min=1e-4, betas_per_decade=1,
-                       bezier_train=replace(quick.bezier_train, max_epochs=4, patience=2),
-                       n_t=11, per_segment=2, n_refs=2, towards_tail=(0.2,), max_hessians=3,
-                       toy_beta_step=0.1)
-    return replace(quick, hidden=(128, 128), n_pairs=4, minima_train=regimes.PAPER_TRAIN,
-                   betas_per_decade=10, n_t=61, n_refs=5, towards_stride=1, max_hessians=20,
-                   hessian_tol=1e-4)
+_SHORT = replace(PATH_TRAIN, max_epochs=4, patience=2)
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(hidden=(16, 16), n_minima=3, minima_train=_SHORT, path_train=_SHORT,
+                  n_betas=5, bezier_train=replace(PATH_TRAIN, lr=1e-2, max_epochs=3,
+                                                  patience=2),
+                  n_t=7, per_segment=1, towards_points=8, towards_tail=(0.2,), max_scans=4,
+                  hessian_samples=500, toy_beta_step=0.1),
+    "quick": {},
+    # ≈ 20–25 min on 2 idle cores, estimated from quick's cost per member-epoch (≈ 0.25 s for
+    # 784-128-128-10 on 8000 digits): minima 5 × 50 epochs ≈ 1 min; 4 paths × 101 β × 6 epochs
+    # ≈ 10 min; towards 3 × 53 β × 6 ≈ 4 min; Bezier ≈ 2 min; 48 Lanczos runs on 8000
+    # samples ≈ 5 min; evaluation ≈ 1 min
+    "reference": dict(minima_train=PATH_TRAIN, n_betas=101,
+                      bezier_train=replace(PATH_TRAIN, lr=1e-2, max_epochs=100, patience=10),
+                      n_t=41, n_refs=3, towards_points=50, towards_tail=(0.2, 0.5, 1.0),
+                      max_scans=12, saddle_positions=(0.0, 0.25, 0.5, 0.75),
+                      hessian_samples=None),
+    "paper": dict(minima_train=PATH_TRAIN, path_train=PATH_TRAIN, n_betas=501,
+                  bezier_train=replace(PATH_TRAIN, lr=1e-2, max_epochs=300, patience=10),
+                  n_t=61, per_segment=4, n_refs=5, towards_points=None,
+                  towards_tail=(0.2, 0.5, 1.0), max_scans=30,
+                  saddle_positions=(0.0, 0.25, 0.5, 0.75), hessian_samples=None,
+                  hessian_tol=1e-4),
+}
+
+
+def settings(profile: str, **overrides: Any) -> PathfinderSettings:
+    """Chapter 5's settings for ``profile`` (smoke, quick, reference, paper); keyword
+    ``overrides`` replace single fields (``None`` values are ignored)."""
+    known = {f.name for f in fields(PathfinderSettings)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown} for chapter 5; known: {sorted(known)}")
+    chosen = dict(PROFILES[check_profile(profile)])
+    chosen |= {k: v for k, v in overrides.items() if v is not None}
+    if "hidden" in chosen:
+        chosen["hidden"] = tuple(int(h) for h in chosen["hidden"])
+    return replace(PathfinderSettings(), **chosen)
 
 
 # --------------------------------------------------------------------------------------------
-# Independent minima and the three ways of connecting them
+# The toy landscapes: a double well with a known saddle, a convex bowl without one
+
+
+@dataclass
+class Toy:
+    """Pathfinder on :class:`~l2lib.measure.saddles.DoubleWell` (start: left minimum, reference:
+    right minimum) and on a convex :class:`~l2lib.measure.saddles.Bowl` (control).
+
+    ``points`` (n, 2): the checkpoints; ``jumps``: steps i → i + 1 found by
+    :func:`~l2lib.measure.saddles.jump_steps`; ``saddle``: the critical point found between the
+    checkpoints of the first jump (None without a jump); ``eig``: lowest eigenvalue of ∇²E at
+    every checkpoint; ``scans``: modes on the jump steps, ``control_scans``: on the other steps;
+    ``bowl_jumps`` / ``bowl_scans``: the same on the bowl's path.
+    """
+
+    well: saddles.DoubleWell
+    betas: np.ndarray
+    points: np.ndarray
+    jumps: list[int]
+    saddle: saddles.Saddle | None
+    eig: np.ndarray
+    scans: list[saddles.Mode]
+    control_scans: list[saddles.Mode]
+    bowl_points: np.ndarray
+    bowl_jumps: list[int]
+    bowl_scans: list[saddles.Mode]
+
+
+def _point_scans(energy, points: np.ndarray, betas: np.ndarray, steps: Sequence[int],
+                 positions: Sequence[float]) -> list[saddles.Mode]:
+    fn = lambda v: energy(v[None])[0]  # noqa: E731
+    pts = torch.as_tensor(points)
+    return [m for i in steps for m in saddles.scan_segment(fn, pts[i], pts[i + 1],
+                                                           float(betas[i + 1]), positions)]
+
+
+def toy(settings: PathfinderSettings, well: saddles.DoubleWell | None = None,
+        bowl: saddles.Bowl | None = None) -> Toy:
+    """Both toy paths on the grid β = step, 2·step, … < 2 (the double well's spinodal is near
+    β = 1), with saddle scans at ``settings.saddle_positions`` and the midpoint."""
+    well = well or saddles.DoubleWell(a=0.5, c=1.0)
+    bowl = bowl or saddles.Bowl()
+    betas = np.round(np.arange(settings.toy_beta_step, 2.0, settings.toy_beta_step), 10)
+    path = saddles.double_well_path(well, betas)
+    points = np.array([c["theta"][0].numpy() for c in path.checkpoints])
+    jumps = saddles.jump_steps(points)
+    energy = lambda v: well(v[None])[0]  # noqa: E731
+    found = (saddles.locate_saddle(energy, torch.as_tensor(points[jumps[0]]),
+                                   torch.as_tensor(points[jumps[0] + 1])) if jumps else None)
+    eig = np.array([float(torch.linalg.eigvalsh(curvature.dense_hessian(
+        energy, torch.as_tensor(p)))[0]) for p in points])
+    positions = sorted(set(settings.saddle_positions) | {0.5})
+    others = [i for i in range(len(points) - 1) if i not in jumps]
+    bowl_path = saddles.point_path(bowl, (0.0, 0.0), (2.0, 1.0), betas)
+    bowl_points = np.array([c["theta"][0].numpy() for c in bowl_path.checkpoints])
+    bowl_jumps = saddles.jump_steps(bowl_points)
+    return Toy(well, betas, points, jumps, found, eig,
+               _point_scans(well, points, betas, jumps, positions),
+               _point_scans(well, points, betas, others, positions),
+               bowl_points, bowl_jumps,
+               _point_scans(bowl, bowl_points, betas, range(len(bowl_points) - 1), positions))
+
+
+# --------------------------------------------------------------------------------------------
+# Independent minima and three ways of connecting M1 to each of the others
 
 
 @dataclass
 class Minima:
-    """``n_pairs`` pairs of independently trained minima: ``start`` holds member 2k, ``end``
-    member 2k + 1 (each (n_pairs, ...)); ``train_loss``/``test_acc`` of all 2·n_pairs members
-    (pair k: entries 2k, 2k + 1); ``cost`` of training them."""
+    """``n_minima`` independently trained minima (one ensemble, member j = M_{j+1}), their
+    training cross-entropy and test accuracy, and what training them cost."""
 
-    start: Params
-    end: Params
+    params: Params
     train_loss: np.ndarray
     test_acc: np.ndarray
     cost: Cost
 
+    @property
+    def n_targets(self) -> int:
+        return next(iter(self.params.values())).shape[0] - 1
 
-def _net(data: Dataset, settings: ConnectivitySettings, seeds: Sequence[int]) -> EnsembleMLP:
-    return mlp(data.input_dim, list(settings.hidden), data.n_classes, seeds=list(seeds),
-               activation=settings.activation, dtype=data.x_train.dtype,
-               device=data.x_train.device)
+    def start(self) -> Params:
+        """M1, once per target (member k of every path starts here)."""
+        return select_members(self.params, [0] * self.n_targets)
+
+    def ends(self) -> Params:
+        """M2 … Mn (path k ends at M_{k+2})."""
+        return select_members(self.params, range(1, self.n_targets + 1))
+
+
+def _net(data: Dataset, hidden: Sequence[int], activation: str,
+         seeds: Sequence[int]) -> EnsembleMLP:
+    return mlp(data.input_dim, list(hidden), data.n_classes, seeds=list(seeds),
+               activation=activation, dtype=data.x_train.dtype, device=data.x_train.device)
 
 
 def _data_key(data: Dataset) -> dict[str, Any]:
@@ -147,11 +275,11 @@ def _data_key(data: Dataset) -> dict[str, Any]:
             "dtype": str(data.x_train.dtype)}
 
 
-def train_minima(data: Dataset, settings: ConnectivitySettings, seed: int = 0,
+def train_minima(data: Dataset, settings: PathfinderSettings, seed: int = 0,
                  store_root: str | FilePath | None = None) -> Minima:
-    """Train 2·n_pairs networks from seeds 100·seed + 1000 + i at β = 0 (stored)."""
-    seeds = [100 * seed + 1000 + i for i in range(2 * settings.n_pairs)]
-    net = _net(data, settings, seeds)
+    """Train n_minima networks from seeds 100·seed + 1000 + j at β = 0 (stored)."""
+    seeds = [100 * seed + 1000 + j for j in range(settings.n_minima)]
+    net = _net(data, settings.hidden, settings.activation, seeds)
     store = open_store(store_root, f"minima-{data.name}", {
         "data": _data_key(data), "hidden": settings.hidden, "activation": settings.activation,
         "config": settings.minima_train, "seeds": seeds})
@@ -165,13 +293,10 @@ def train_minima(data: Dataset, settings: ConnectivitySettings, seed: int = 0,
         obs = {"epochs": result.epochs, "wall_s": np.asarray([time.perf_counter() - clock])}
         if store is not None:
             store.save(0, 0.0, obs, net.state_dict())
-    params = params_of(net)
-    k = settings.n_pairs
     batch = min(settings.minima_train.batch_size or data.n_train, data.n_train)
     steps = -(-data.n_train // batch)
     return Minima(
-        start=select_members(params, range(0, 2 * k, 2)),
-        end=select_members(params, range(1, 2 * k, 2)),
+        params=params_of(net),
         train_loss=measure.error(net, data.x_train, data.y_train, "cross_entropy").cpu().numpy(),
         test_acc=measure.accuracy(net, data.x_test, data.y_test).cpu().numpy(),
         cost=Cost("minima (all)", np.asarray(obs["epochs"]) * steps, batch,
@@ -181,30 +306,45 @@ def train_minima(data: Dataset, settings: ConnectivitySettings, seed: int = 0,
 
 @dataclass
 class Connection:
-    """The pairs of minima connected three ways.
+    """M1 connected to M2 … Mn three ways (member k: M1 → M_{k+2}).
 
-    ``pathfinder``: the :class:`~l2lib.pathfinder.Path` (member k: start k → end k);
-    ``along[method]``: observables along each method's curve from start to end (see
-    :func:`l2lib.pathfinder.evaluate_points`), each (n_points, n_pairs, ...), plus ``position``
-    (normalised arc length in [0, 1]); for Pathfinder ``checkpoint`` marks the points that are
-    checkpoints (the rest lie on the straight segments between them, the last segment closes
-    the path at the end minimum); ``costs``: one :class:`~l2lib.connect.Cost` per method.
+    ``pathfinder``: the :class:`~l2lib.train.pathfinder.Path`; ``along[method]``: observables
+    along each method's curve (:func:`~l2lib.measure.observables.evaluate_points`), each
+    (n_points, K, ...), plus ``position`` (normalised arc length); for Pathfinder ``checkpoint``
+    marks the checkpoints and ``on_path`` the points up to the last checkpoint (the polyline's
+    last segment, a straight line, closes the path at the target minimum);
+    ``costs``: one :class:`~l2lib.train.baselines.Cost` per method.
     """
 
     pathfinder: Path
     along: dict[str, dict[str, np.ndarray]]
     costs: dict[str, Cost]
 
+    @property
+    def betas_paper(self) -> np.ndarray:
+        return paper_beta(self.pathfinder.betas)
+
     def max_loss(self, method: str, split: str = "train") -> np.ndarray:
-        """Highest loss along a method's curve, per pair (K,)."""
+        """Highest loss along a method's curve, per path (K,)."""
         return self.along[method][f"{split}_loss"].max(axis=0)
 
     def barrier(self, method: str) -> np.ndarray:
-        """Training-loss barrier of a method's curve, per pair (K,)."""
+        """Training-loss barrier of a method's curve, per path (K,)."""
         return barrier(self.along[method]["train_loss"])
 
+    def path_barrier(self) -> np.ndarray:
+        """Training-loss barrier of the Pathfinder path itself, start to last checkpoint
+        (without the straight closing segment to the target), per path (K,)."""
+        along = self.along["Pathfinder"]
+        return barrier(along["train_loss"][along["on_path"]])
+
+    def path_max_loss(self) -> np.ndarray:
+        """Highest training loss on the Pathfinder path itself, per path (K,)."""
+        along = self.along["Pathfinder"]
+        return along["train_loss"][along["on_path"]].max(axis=0)
+
     def min_accuracy(self, method: str) -> np.ndarray:
-        """Lowest test accuracy along a method's curve, per pair (K,)."""
+        """Lowest test accuracy along a method's curve, per path (K,)."""
         return self.along[method]["test_acc"].min(axis=0)
 
 
@@ -214,39 +354,35 @@ def _with_position(obs: dict[str, np.ndarray], points: list[Params]) -> dict[str
     return obs
 
 
-def connect_minima(data: Dataset, minima: Minima, settings: ConnectivitySettings,
+def connect_minima(data: Dataset, minima: Minima, settings: PathfinderSettings,
                    seed: int = 0, store_root: str | FilePath | None = None,
                    progress: bool | str | None = None) -> Connection:
-    """Connect every pair of ``minima`` by Pathfinder, the straight line and a Bezier curve.
-
-    Pathfinder starts at the pair's first minimum with the second as reference and runs over
-    ``settings.betas``; the Bezier curve is trained with ``settings.bezier_train``. Everything
-    is stored under ``store_root`` and read back on a rerun.
-    """
-    k = settings.n_pairs
-    net = _net(data, settings, [100 * seed + 2 * i for i in range(k)])
-    net.load_state_dict(minima.start)
+    """The paper's paths M1 → M2 … Mn (Pathfinder on ``settings.betas``), the straight lines
+    and trained Bezier curves between the same minima; stored and resumable."""
+    k = minima.n_targets
+    start, end = minima.start(), minima.ends()
+    net = _net(data, settings.hidden, settings.activation, [100 * seed + i for i in range(k)])
+    net.load_state_dict(start)
     key = {"data": _data_key(data), "hidden": settings.hidden,
            "activation": settings.activation}
-    path = find_path(net, data.x_train, data.y_train, minima.end, settings.betas,
+    path = find_path(net, data.x_train, data.y_train, end, settings.betas,
                      config=settings.path_train, store_root=store_root,
                      name=f"pathfinder-{data.name}", key=key,
-                     progress=progress if progress is not None else "Pathfinder")
-    curve, bezier_cost = train_bezier(net, minima.start, minima.end, data.x_train, data.y_train,
+                     progress=progress if progress is not None else "Pathfinder M1 → Mj")
+    curve, bezier_cost = train_bezier(net, start, end, data.x_train, data.y_train,
                                       config=settings.bezier_train, seed=seed,
                                       store_root=store_root, name=f"bezier-{data.name}",
                                       key=key)
     ts = np.linspace(0.0, 1.0, settings.n_t)
-    curves = {"linear": linear_path(minima.start, minima.end, ts), "Bezier": curve.points(ts)}
-    chain, where = polyline(path.points() + [minima.end], settings.per_segment)
+    curves = {"linear": linear_path(start, end, ts), "Bezier": curve.points(ts)}
+    chain, where = polyline(path.points() + [end], settings.per_segment)
     curves["Pathfinder"] = chain
-    along = {m: _with_position(evaluate_points(net, pts, data, start=minima.start,
-                                               end=minima.end), pts)
+    along = {m: _with_position(evaluate_points(net, pts, data, start=start, end=end), pts)
              for m, pts in curves.items()}
     along["Pathfinder"]["checkpoint"] = (np.isclose(where, np.round(where))
                                          & (where > 0) & (where < len(path.betas) + 1))
-    costs = {"Pathfinder": path_cost(path), "linear": Cost("linear", np.zeros(k, int),
-                                                           0, 0.0),
+    along["Pathfinder"]["on_path"] = where <= len(path.betas) + 1e-9
+    costs = {"Pathfinder": path_cost(path), "linear": Cost("linear", np.zeros(k, int), 0, 0.0),
              "Bezier": bezier_cost}
     return Connection(path, {m: along[m] for m in METHODS}, costs)
 
@@ -255,20 +391,70 @@ def connect_minima(data: Dataset, minima: Minima, settings: ConnectivitySettings
 # Towards the transition checkpoints of chapter 3
 
 
-def reference_indices(found: regimes.Regimes, n_refs: int) -> list[int]:
+def chapter3_sweep(dataset: str, profile: str, data_root: str | None, device: torch.device,
+                   seed: int, store_root: str | FilePath | None
+                   ) -> tuple[Dataset, regimes.RegimeSweep]:
+    """Chapter 3's data set and standard sweep (reference 0) at ``profile``, read back from the
+    result store when chapter 3 ran first (same settings, seeds seed, seed + 1, …). The only
+    place chapter 5 touches :mod:`l2lib.experiments.regimes`."""
+    regime = regimes.regime_settings(profile)
+    data = regimes.load_regime_data(dataset, regime, data_root, device, seed)
+    seeds = [seed + i for i in range(regime.n_seeds)]
+    return data, regimes.standard_sweep(data, regime, seeds, store_root)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Plateaus and jumps of one accuracy curve, with the classes recognised on each plateau
+    (median class accuracy > ``level``)."""
+
+    staircase: transitions.Staircase
+    recognised: list[tuple[int, ...]]
+
+    @property
+    def indices(self) -> list[int]:
+        """The last grid point before each jump (the transition checkpoints)."""
+        return [d.index for d in self.staircase.drops]
+
+    @property
+    def lost(self) -> list[tuple[int, ...]]:
+        return [tuple(sorted(set(a) - set(b)))
+                for a, b in zip(self.recognised[:-1], self.recognised[1:], strict=True)]
+
+    def middles(self) -> list[int]:
+        """The middle grid point of every plateau (controls away from the jumps)."""
+        return [(p.first + p.last) // 2 for p in self.staircase.plateaus]
+
+
+def steps_of(betas: np.ndarray, acc: np.ndarray, class_acc: np.ndarray, *,
+             min_drop: float = 0.05, level: float = 0.5) -> Steps:
+    """:func:`l2lib.analysis.transitions.staircase` on one member's test accuracy ``acc`` (n,),
+    with the classes whose median accuracy (``class_acc`` (n, C)) on a plateau exceeds
+    ``level``."""
+    stairs = transitions.staircase(betas, acc, min_drop=min_drop)
+    recognised = [tuple(int(c) for c in np.flatnonzero(
+        np.median(class_acc[p.first : p.last + 1], axis=0) > level)) for p in stairs.plateaus]
+    return Steps(stairs, recognised)
+
+
+def reference_indices(found: Steps, n_refs: int) -> list[int]:
     """Up to ``n_refs`` of the transitions found, spread from the first to the last (always
     including the last, the deepest checkpoint); positions in ``found.indices``."""
     n = len(found.indices)
     if n == 0:
         raise ValueError("the standard sweep shows no transition: there is no checkpoint to aim "
-                         "at; extend its β grid (beta_max) or use a longer profile")
+                         "at; extend chapter 3's β grid (beta_max) or use a longer profile")
     picks = np.unique(np.round(np.linspace(n - 1, 0, min(n_refs, n))).astype(int))
     return sorted(int(p) for p in picks)
 
 
-def towards_grid(regime: regimes.RegimeSettings, settings: ConnectivitySettings) -> np.ndarray:
-    """Every ``towards_stride``-th β of chapter 3's grid, then the tail beyond it."""
-    base = regime.betas[:: settings.towards_stride]
+def towards_grid(chapter3_betas: np.ndarray, settings: PathfinderSettings) -> np.ndarray:
+    """At most ``towards_points`` β of chapter 3's grid (evenly thinned, ends kept), then the
+    tail beyond it."""
+    base = np.asarray(chapter3_betas, dtype=np.float64)
+    if settings.towards_points is not None and base.size > settings.towards_points:
+        base = base[np.unique(np.round(np.linspace(0, base.size - 1,
+                                                   settings.towards_points)).astype(int))]
     tail = np.asarray([b for b in settings.towards_tail if b > base[-1]])
     return np.concatenate([base, tail])
 
@@ -288,43 +474,44 @@ def path_observer(data: Dataset) -> Observer:
 
 def towards_checkpoints(
     data: Dataset, sweep: regimes.RegimeSweep, checkpoints: Sequence[int],
-    settings: ConnectivitySettings, seed: int = 0, member: int = 0,
+    settings: PathfinderSettings, seed: int = 0, member: int = 0,
     store_root: str | FilePath | None = None, progress: bool | str | None = None,
 ) -> Path:
     """Pathfinder from random initialisations (seeds 100·seed + 5000 + i) towards the states of
     ``sweep``'s ``member`` at the sweep points ``checkpoints`` (path i → checkpoint i), over
-    :func:`towards_grid` with chapter 3's training protocol; stored under ``store_root``."""
+    :func:`towards_grid`, each β trained with ``settings.path_train``; stored under
+    ``store_root``."""
     if not checkpoints:
         raise ValueError("checkpoints must name at least one sweep point")
     reference = stack_members([select_members(sweep.checkpoint(i), [member])
                                for i in checkpoints])
     regime = sweep.settings
     seeds = [100 * seed + 5000 + i for i in range(len(checkpoints))]
-    net = mlp(data.input_dim, list(regime.hidden), data.n_classes, seeds=seeds,
-              activation=regime.activation, dtype=data.x_train.dtype,
-              device=data.x_train.device)
+    net = _net(data, regime.hidden, regime.activation, seeds)
     key = {"data": _data_key(data), "hidden": regime.hidden, "activation": regime.activation,
            "seeds": seeds, "sweep": sweep.store.path.name, "checkpoints": list(checkpoints),
            "member": member}
-    return find_path(net, data.x_train, data.y_train, reference, towards_grid(regime, settings),
-                     config=regime.train, observe=path_observer(data), store_root=store_root,
+    return find_path(net, data.x_train, data.y_train, reference,
+                     towards_grid(sweep.result.lams, settings), config=settings.path_train,
+                     observe=path_observer(data), store_root=store_root,
                      name=f"towards-{data.name}", key=key,
                      progress=progress if progress is not None else "Pathfinder → checkpoints")
 
 
-def path_regimes(path: Path, member: int, min_drop: float = 0.05) -> regimes.Regimes:
-    """Plateaus, transitions and recognised digits along one member's path, by chapter 3's rule
-    (:func:`l2lib.regimes.detect_regimes` on the path's test accuracy)."""
-    result = SweepResult(path.betas, {"test_acc": path.obs["test_acc"],
-                                      "class_acc": path.obs["class_acc"]}, "up")
-    return regimes.detect_regimes(result, member=member, min_drop=min_drop)
+def encoding_change(before: Sequence[int], after: Sequence[int]) -> str:
+    """How the set of encoded classes changes: ``"switch"`` (at least one class gained *and*
+    one lost), ``"loss"`` (only lost), ``"gain"`` (only gained) or ``"none"``."""
+    lost, gained = set(before) - set(after), set(after) - set(before)
+    if lost and gained:
+        return "switch"
+    return "loss" if lost else "gain" if gained else "none"
 
 
 @dataclass(frozen=True)
 class Switch:
     """What one jump of a path changes: the checkpoints ``before`` and ``after`` it (path
-    indices), β there, the distance to the reference, test accuracy, and the digits recognised
-    (class accuracy above one half, median over the plateau) on either side."""
+    indices), β there, the distance to the reference, test accuracy, and the classes recognised
+    on either side."""
 
     before: int
     after: int
@@ -342,14 +529,14 @@ class Switch:
         return tuple(sorted(set(self.recognised[1]) - set(self.recognised[0])))
 
     @property
-    def is_switch(self) -> bool:
-        """The set of encoded digits changes at the jump."""
-        return bool(self.lost or self.gained)
+    def kind(self) -> str:
+        """:func:`encoding_change` across the jump."""
+        return encoding_change(*self.recognised)
 
 
-def switches(path: Path, member: int, found: regimes.Regimes) -> list[Switch]:
-    """The jumps of one member's path found by :func:`path_regimes`, with the digits on either
-    side."""
+def switches(path: Path, member: int, found: Steps) -> list[Switch]:
+    """The jumps of one member's path (``found`` = :func:`steps_of` on it), with the classes
+    on either side."""
     out = []
     plateaus = found.staircase.plateaus
     for k, drop in enumerate(found.staircase.drops):
@@ -360,27 +547,381 @@ def switches(path: Path, member: int, found: regimes.Regimes) -> list[Switch]:
                       float(path.obs["dist_ref"][j, member])),
             accuracy=(float(path.obs["test_acc"][i, member]),
                       float(path.obs["test_acc"][j, member])),
-            recognised=(tuple(found.recognised[k]), tuple(found.recognised[k + 1]))))
+            recognised=(found.recognised[k], found.recognised[k + 1])))
     return out
 
 
-def plateau_middles(found: regimes.Regimes) -> list[int]:
-    """The middle grid point of every plateau (controls away from the jumps)."""
-    return [(p.first + p.last) // 2 for p in found.staircase.plateaus]
+def order_agreement(lost: Sequence[Sequence[int]], reference: Sequence[Sequence[int]],
+                    n_classes: int = 10) -> float:
+    """Kendall's τ_b between two orders of loss (classes lost together share a rank, classes
+    never lost rank last); NaN when either order is constant."""
+
+    def ranks(groups: Sequence[Sequence[int]]) -> np.ndarray:
+        r = np.full(n_classes, float(len(groups)))
+        for i, group in enumerate(groups):
+            r[list(group)] = i
+        return r
+
+    a, b = ranks(lost), ranks(reference)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(kendalltau(a, b).statistic)
 
 
-def checkpoint_hessians(
-    path: Path, member: int, indices: Sequence[int], data: Dataset,
-    regime: regimes.RegimeSettings, settings: ConnectivitySettings,
-) -> dict[int, np.ndarray]:
-    """(smallest, largest) eigenvalue of ∇²E (unregularised training error) at the checkpoints
-    ``indices`` of one member of a :func:`towards_checkpoints` path (architecture of
-    ``regime``): {path index: array of 2}, for the first ``settings.max_hessians`` distinct
-    indices in the order given."""
-    wanted = list(dict.fromkeys(int(i) for i in indices))[: settings.max_hessians]
-    template = mlp(data.input_dim, list(regime.hidden), data.n_classes,
-                   seeds=list(range(path.n_members)), activation=regime.activation,
-                   dtype=data.x_train.dtype, device=data.x_train.device)
-    return {i: hessian_extremes(template, path.checkpoints[i], data.x_train, data.y_train,
-                                members=[member], tol=settings.hessian_tol)[0]
-            for i in sorted(wanted)}
+@dataclass
+class Towards:
+    """Pathfinder towards chapter 3's transition checkpoints and what its paths show.
+
+    ``standard``: the standard sweep's steps (member 0); ``picks``: which transitions
+    (positions in ``standard.indices``) the paths aim at; ``targets``: their sweep points;
+    ``path``: member i aims at ``targets[i]``; ``steps``/``jumps``: per path;
+    ``reference_acc``: the test accuracy of each reference; ``standard_norms``: ‖θ‖ at the
+    standard sweep's transitions.
+    """
+
+    standard: Steps
+    picks: list[int]
+    targets: list[int]
+    path: Path
+    steps: list[Steps]
+    jumps: list[list[Switch]]
+    reference_acc: np.ndarray
+    standard_norms: np.ndarray
+    min_drop: float
+
+    @property
+    def deep(self) -> int:
+        """The path towards the deepest reference."""
+        return len(self.targets) - 1
+
+    def settled(self) -> np.ndarray:
+        """Per path: final test accuracy within ``min_drop`` of the reference's."""
+        return np.abs(self.path.obs["test_acc"][-1] - self.reference_acc) <= self.min_drop
+
+    def tau(self) -> float:
+        """Order agreement of the digits lost along the deepest path with the standard
+        sweep's."""
+        return order_agreement([s.lost for s in self.jumps[self.deep] if s.lost],
+                               [g for g in self.standard.lost if g])
+
+
+def towards(data: Dataset, sweep: regimes.RegimeSweep, settings: PathfinderSettings,
+            seed: int = 0, store_root: str | FilePath | None = None,
+            min_drop: float = 0.05) -> Towards:
+    """The standard sweep's steps, the paths towards its checkpoints and their jumps."""
+    result = sweep.result
+    standard = steps_of(result.lams, result.obs["test_acc"][:, 0],
+                        result.obs["class_acc"][:, 0], min_drop=min_drop)
+    picks = reference_indices(standard, settings.n_refs)
+    targets = [standard.indices[p] for p in picks]
+    path = towards_checkpoints(data, sweep, targets, settings, seed, store_root=store_root)
+    steps = [steps_of(path.betas, path.obs["test_acc"][:, i], path.obs["class_acc"][:, i],
+                      min_drop=min_drop) for i in range(len(targets))]
+    return Towards(standard, picks, targets, path, steps,
+                   [switches(path, i, s) for i, s in enumerate(steps)],
+                   result.obs["test_acc"][targets, 0],
+                   result.obs["norm"][standard.indices, 0], min_drop)
+
+
+# --------------------------------------------------------------------------------------------
+# Saddles at the jumps of a network path
+
+
+@dataclass
+class Scans:
+    """Lowest Hessian modes on the steps of one path: ``jumps[i]`` / ``controls[i]`` are the
+    modes at ``settings.saddle_positions`` on step i → i + 1 (jump steps, and steps from the
+    middle of a plateau)."""
+
+    jumps: dict[int, list[saddles.Mode]]
+    controls: dict[int, list[saddles.Mode]]
+
+    def at_checkpoints(self, which: str) -> list[float]:
+        """Lowest eigenvalue of ∇²E at the checkpoints (position 0) of ``which`` steps."""
+        group = self.jumps if which == "jumps" else self.controls
+        return [m.eig for modes in group.values() for m in modes if m.position == 0]
+
+
+def saddle_scans(path: Path, member: int, jump_steps: Sequence[int], control_steps: Sequence[int],
+                 data: Dataset, hidden: Sequence[int], activation: str,
+                 settings: PathfinderSettings, seed: int = 0) -> Scans:
+    """:func:`~l2lib.measure.saddles.scan_segment` of ∇²E (training cross-entropy on
+    ``settings.hessian_samples`` samples) on the steps i → i + 1 of one member's path, at the
+    strength β_{i+1} of the step; at most ``settings.max_scans`` steps, jumps first."""
+    n = path.betas.size
+    jump_steps = [i for i in dict.fromkeys(jump_steps) if 0 <= i < n - 1]
+    control_steps = [i for i in dict.fromkeys(control_steps)
+                     if 0 <= i < n - 1 and i not in jump_steps]
+    budget = settings.max_scans
+    jump_steps = jump_steps[:budget]
+    control_steps = control_steps[: max(budget - len(jump_steps), 0)]
+    x, y = data.x_train, data.y_train
+    if settings.hessian_samples is not None and settings.hessian_samples < x.shape[0]:
+        pick = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+        pick = pick[: settings.hessian_samples].to(x.device)
+        x, y = x[pick], y[pick]
+    net = _net(data, hidden, activation, list(range(path.n_members)))
+
+    def theta(i: int) -> tuple[Any, torch.Tensor]:
+        load_params(net, path.checkpoints[i])
+        return curvature.member_objective(net, member, x, y, "cross_entropy")
+
+    def scan(i: int) -> list[saddles.Mode]:
+        fn, a = theta(i)
+        _, b = theta(i + 1)
+        return saddles.scan_segment(fn, a, b, float(path.betas[i + 1]),
+                                    settings.saddle_positions, settings.hessian_tol)
+
+    return Scans({i: scan(i) for i in jump_steps}, {i: scan(i) for i in control_steps})
+
+
+# --------------------------------------------------------------------------------------------
+# Findings: every verdict the chapter reports, one rule each
+
+
+def toy_finding(t: Toy, overlap_min: float, tol: float = 1e-6) -> Finding:
+    """The path on the double well jumps once, across the analytic saddle (recovered within
+    ``tol``, with its eigenvalue −4), the jump step shows a saddle of L along the path and no
+    other step does; the convex bowl's path neither jumps nor shows one."""
+    key = "pathfinder.toy_saddle"
+    claim = "a jump of the path crosses a saddle of the loss (known landscape)"
+    paper = "jumps cross saddles [paper, mechanism]"
+    on_jump = sum(m.shows_saddle(overlap_min) for m in t.scans)
+    off_jump = sum(m.shows_saddle(overlap_min) for m in t.control_scans)
+    bowl = sum(m.shows_saddle(overlap_min) for m in t.bowl_scans)
+    error = (float(np.linalg.norm(t.saddle.theta.numpy() - t.well.saddle))
+             if t.saddle is not None else float("nan"))
+    eig_error = (abs(t.saddle.eig_min - float(t.well.saddle_eigenvalues[0]))
+                 if t.saddle is not None else float("nan"))
+    numbers = {"toy_jumps": len(t.jumps), "toy_saddle_error": error,
+               "toy_saddle_eig": t.saddle.eig_min if t.saddle else float("nan"),
+               "toy_on_jump": on_jump, "toy_off_jump": off_jump, "toy_bowl_jumps":
+               len(t.bowl_jumps), "toy_bowl_saddles": bowl,
+               "toy_jump_beta": float(t.betas[t.jumps[0]]) if t.jumps else float("nan")}
+    ok = (len(t.jumps) == 1 and error < tol and eig_error < tol and on_jump > 0
+          and off_jump == 0 and not t.bowl_jumps and bowl == 0)
+    companion = (f"double well: {len(t.jumps)} jump(s), saddle found {error:.1e} from the "
+                 f"analytic one; saddle of L along the path on {on_jump} jump point(s), "
+                 f"{off_jump} elsewhere; convex bowl: {len(t.bowl_jumps)} jump(s), {bowl} "
+                 "saddle point(s)")
+    return Finding(key, claim, paper, companion, Verdict.AGREES if ok else Verdict.DISAGREES,
+                   numbers=numbers)
+
+
+def no_barrier_finding(pf_barrier: np.ndarray, linear_barrier: np.ndarray,
+                       pf_max_loss: np.ndarray, closing_barrier: np.ndarray | None = None, *,
+                       end_loss: float = 0.0, ratio: float = 0.1, min_linear: float = 0.05,
+                       max_end_loss: float = 0.1) -> Finding:
+    """Pathfinder connects the minima without a barrier: per path, the barrier of the training
+    loss along the Pathfinder path (start to last checkpoint) is below ``ratio`` × the straight
+    line's between the two minima.
+
+    Undecided when the straight line itself has no barrier to speak of (mean below
+    ``min_linear``): then "no barrier" says nothing about Pathfinder. The straight segment that
+    closes the path at the target (``closing_barrier``, the whole polyline's barrier) is
+    reported, not judged: the paper's paths end short of the target too. Not measurable when the
+    minima are not trained (``end_loss``, their highest training loss, above
+    ``max_end_loss``)."""
+    pf, lin = np.asarray(pf_barrier, float), np.asarray(linear_barrier, float)
+    numbers = {"pf_barrier": float(pf.mean()), "linear_barrier": float(lin.mean()),
+               "pf_max_loss": float(np.max(pf_max_loss)), "barrier_ratio": ratio}
+    companion = (f"barrier of the training loss along the Pathfinder path {pf.mean():.3g} (mean "
+                 f"over {pf.size} paths; highest loss {np.max(pf_max_loss):.3g}), along the "
+                 f"straight line {lin.mean():.3g}")
+    if closing_barrier is not None:
+        closing = float(np.mean(closing_barrier))
+        numbers["closing_barrier"] = closing
+        companion += f"; with the straight segment closing the path at M_j {closing:.3g}"
+    note = ""
+    if pf.size == 0 or not np.all(np.isfinite(pf)) or not np.all(np.isfinite(lin)):
+        verdict, note = Verdict.NOT_MEASURABLE, "no finite barrier was measured"
+    elif end_loss > max_end_loss:
+        verdict = Verdict.NOT_MEASURABLE
+        note = (f"the minima are not trained (training loss up to {end_loss:.3g} > "
+                f"{max_end_loss}): the quick profile or larger trains them")
+    elif lin.mean() < min_linear:
+        verdict = Verdict.UNDECIDED
+        note = (f"the straight line has no barrier either (< {min_linear}): train longer minima "
+                "(reference profile) for a test")
+    else:
+        verdict = Verdict.AGREES if np.all(pf < ratio * lin) else Verdict.DISAGREES
+    return Finding("pathfinder.no_barrier",
+                   "Pathfinder connects independently trained minima without a barrier",
+                   "train CE ≤ 0.012, test accuracy 96.8–97.8 % along M1→M2…M5 (MNIST) [paper]",
+                   companion, verdict, note, numbers)
+
+
+def distance_finding(betas_paper: np.ndarray, dist_ref: np.ndarray, start_distance: np.ndarray,
+                     *, grow: float = 0.05, arrive: float = 0.05) -> Finding:
+    """On the paper's grid the distance to the target first grows (peak ≥ (1 + ``grow``) × the
+    start distance) and the path ends closer than it started but short of the target
+    (``arrive`` < end/start < 1), for every path. Undecided when the growth is positive but
+    below ``grow``; not measurable if the grid does not reach the paper's β_max."""
+    d = np.asarray(dist_ref, float) / np.asarray(start_distance, float)[None, :]
+    peak, end = d.max(axis=0), d[-1]
+    numbers = {"distance_peak_ratio": peak.tolist(), "distance_end_ratio": end.tolist(),
+               "distance_peak_beta_paper": betas_paper[d.argmax(axis=0)].tolist(),
+               "paper_peak_ratio": (174 / 144, 183 / 133), "paper_end_ratio": (31 / 144, 36 / 133)}
+    companion = (f"distance/start peaks at {peak.min():.3f}–{peak.max():.3f} (β_paper "
+                 + ", ".join(f"{b:.2g}" for b in numbers["distance_peak_beta_paper"])
+                 + f"), ends at {end.min():.2f}–{end.max():.2f} of the start distance")
+    paper = ("distance grows 133–144 → 174–183, ends 31–36 short of M_j at β_paper = 5e-6 "
+             "(end/start ≈ 0.22–0.26) [paper]")
+    key, claim = "pathfinder.distance_curve", "the path first moves away, then ends short of M_j"
+    if betas_paper[-1] < PAPER["beta_max_paper"] * (1 - 1e-9) or d.shape[0] < 3:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       "the grid does not reach the paper's β_paper = 5e-6", numbers)
+    shape_ok = np.all((peak >= 1 + grow) & (end < 1) & (end > arrive))
+    if shape_ok:
+        return Finding(key, claim, paper, companion, Verdict.AGREES, numbers=numbers)
+    if np.all((end < 1) & (end > arrive)) and np.all(peak > 1) and np.any(peak < 1 + grow):
+        return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                       f"the distance grows by less than {grow:.0%}: a finer grid near β = 0 "
+                       "(reference profile) resolves the peak", numbers)
+    return Finding(key, claim, paper, companion, Verdict.DISAGREES, numbers=numbers)
+
+
+def towards_finding(n_standard: int, n_jumps: int, tau: float, settled: np.ndarray,
+                    *, tau_min: float = 0.5) -> Finding:
+    """Towards the deepest checkpoint the ordered transitions reappear (≥ 2 jumps, digit order
+    τ > ``tau_min`` with the standard sweep's) and every path settles on its reference's
+    plateau."""
+    settled = np.asarray(settled, bool)
+    numbers = {"towards_jumps": n_jumps, "towards_kendall_tau": tau,
+               "towards_settled": int(settled.sum()), "towards_paths": int(settled.size)}
+    companion = (f"{n_jumps} jumps on the path towards the deepest checkpoint, digit order "
+                 f"τ = {tau:.2f} with the standard sweep; {int(settled.sum())} of {settled.size} "
+                 "paths settle on their reference's plateau")
+    key = "pathfinder.towards_checkpoint"
+    claim = "towards a transition checkpoint the ordered transitions reappear"
+    paper = "towards T4 (MNIST): transitions at distances 7.1, 5.32, 3.35, 0.6 [paper]"
+    if n_standard < 2:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       "the standard sweep shows fewer than two transitions: extend chapter "
+                       "3's β grid", numbers)
+    if n_jumps == 1 or (n_jumps >= 2 and not np.isfinite(tau)):
+        return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                       "the jumps lose too few distinct digits to define an order; a finer "
+                       "grid (reference profile) resolves it", numbers)
+    ok = n_jumps >= 2 and tau > tau_min and bool(settled.all())
+    return Finding(key, claim, paper, companion, Verdict.AGREES if ok else Verdict.DISAGREES,
+                   numbers=numbers)
+
+
+def switch_finding(kinds: Sequence[str], named: str = "") -> Finding:
+    """Crossing a jump switches the encoded classes: at least one jump gains a class while
+    losing another. Pure losses do not count; no jumps at all: not measurable."""
+    counts = {k: int(sum(x == k for x in kinds)) for k in ("switch", "loss", "gain", "none")}
+    numbers = {"n_switches": counts["switch"], "n_losses": counts["loss"],
+               "n_gains": counts["gain"], "n_jumps_total": len(kinds)}
+    companion = (f"{len(kinds)} jumps: {counts['switch']} switch(es) (a class gained and one "
+                 f"lost), {counts['loss']} pure loss(es), {counts['gain']} pure gain(s)"
+                 + (f"; {named}" if named else ""))
+    key = "pathfinder.class_switch"
+    claim = "crossing a saddle switches which digit classes are encoded"
+    paper = "class-encoding switch at saddles (MNIST) [paper]"
+    if not kinds:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       "no jump on the paths: extend the β grid", numbers)
+    verdict = Verdict.AGREES if counts["switch"] else Verdict.DISAGREES
+    return Finding(key, claim, paper, companion, verdict, numbers=numbers)
+
+
+def eigenvalue_finding(before: Sequence[float], controls: Sequence[float],
+                       betas_before: Sequence[float] = ()) -> Finding:
+    """Negative Hessian eigenvalues at the transition checkpoints: agrees only if every
+    checkpoint before a jump has a negative lowest eigenvalue of ∇²E *and* all of them lie
+    below every mid-plateau control (the two groups separate); disagrees when they overlap
+    (negative curvature is not specific to the jumps) or none is negative. Fewer than two of
+    either group: not measurable."""
+    b, c = np.asarray(before, float), np.asarray(controls, float)
+    numbers = {"eig_min_before_jumps": b.tolist(), "eig_min_controls": c.tolist(),
+               "eig_median_gap": float(np.median(c) - np.median(b)) if b.size and c.size
+               else float("nan"),
+               "n_concave": int(np.sum(b < -np.asarray(betas_before, float)))
+               if len(betas_before) == b.size else -1}
+    companion = ("lowest eigenvalue of ∇²E before the jumps: "
+                 + (", ".join(f"{v:.3g}" for v in b) or "–") + "; mid-plateau controls: "
+                 + (", ".join(f"{v:.3g}" for v in c) or "–"))
+    key = "pathfinder.negative_eigenvalues"
+    claim = "negative Hessian eigenvalues at the transition checkpoints, not elsewhere"
+    paper = "negative eigenvalues near transition checkpoints [repo]"
+    if b.size < 2 or c.size < 2:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       "fewer than two jumps or controls to compare: a longer path "
+                       "(reference profile) gives more", numbers)
+    ok = bool(np.all(b < 0) and b.max() < c.min())
+    return Finding(key, claim, paper, companion, Verdict.AGREES if ok else Verdict.DISAGREES,
+                   numbers=numbers)
+
+
+def saddle_finding(jumps: Sequence[Sequence[saddles.Mode]],
+                   controls: Sequence[Sequence[saddles.Mode]], overlap_min: float) -> Finding:
+    """A saddle of L is located at the jumps: the share of jump steps with a point where ∇²L
+    has a negative eigenvalue whose eigenvector overlaps the step by ≥ ``overlap_min``, against
+    the same share on control steps. Agrees: ≥ half the jumps and under half the jumps' share
+    among controls; disagrees: no jump, or controls at least as often; else undecided."""
+    hit = [any(m.shows_saddle(overlap_min) for m in modes) for modes in jumps]
+    false = [any(m.shows_saddle(overlap_min) for m in modes) for modes in controls]
+    rate = float(np.mean(hit)) if hit else float("nan")
+    rate_c = float(np.mean(false)) if false else float("nan")
+    best = [max((m.overlap for m in modes if m.eig_loss < 0), default=0.0) for modes in jumps]
+    numbers = {"saddle_jump_rate": rate, "saddle_control_rate": rate_c,
+               "saddle_overlap_min": overlap_min, "saddle_best_overlap": best}
+    companion = (f"saddle of L along the path at {sum(hit)} of {len(hit)} jumps, at "
+                 f"{sum(false)} of {len(false)} control steps (overlap ≥ {overlap_min})")
+    key = "pathfinder.saddle_located"
+    claim = "each jump of a path crosses a saddle of the loss"
+    paper = "saddles between basins, crossed at the transitions [paper]"
+    if not hit or not false:
+        return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       "no jump or no control step was scanned: a longer path (reference "
+                       "profile) gives both", numbers)
+    if rate == 0 or rate_c >= rate:
+        verdict = Verdict.DISAGREES
+    elif rate >= 0.5 and rate_c < rate / 2:
+        verdict = Verdict.AGREES
+    else:
+        return Finding(key, claim, paper, companion, Verdict.UNDECIDED,
+                       "saddles at some jumps but also at controls: more scan positions "
+                       "(reference profile) resolve it", numbers)
+    return Finding(key, claim, paper, companion, verdict, numbers=numbers)
+
+
+def findings(t: Toy, link: Connection, tw: Towards, scans: Scans,
+             settings: PathfinderSettings) -> list[Finding]:
+    """Every finding chapter 5 reports, in the order of the chapter."""
+    path = link.pathfinder
+    kinds = [s.kind for sw in tw.jumps for s in sw]
+    named = "; ".join(f"β {s.beta[0]:.3g}→{s.beta[1]:.3g}: {s.kind}, lost {list(s.lost)}, "
+                      f"gained {list(s.gained)}" for sw in tw.jumps for s in sw)
+    before = scans.at_checkpoints("jumps")
+    return [
+        toy_finding(t, settings.overlap_min),
+        no_barrier_finding(link.path_barrier(), link.barrier("linear"), link.path_max_loss(),
+                           link.barrier("Pathfinder"),
+                           end_loss=float(link.along["linear"]["train_loss"][[0, -1]].max())),
+        distance_finding(link.betas_paper, path.obs["dist_ref"], path.start_distance()),
+        towards_finding(len(tw.standard.indices), len(tw.jumps[tw.deep]), tw.tau(),
+                        tw.settled()),
+        switch_finding(kinds, named),
+        eigenvalue_finding(before, scans.at_checkpoints("controls"),
+                           [float(tw.path.betas[i]) for i in scans.jumps]
+                           if 0.0 in settings.saddle_positions else ()),
+        saddle_finding(list(scans.jumps.values()), list(scans.controls.values()),
+                       settings.overlap_min),
+    ]
+
+
+def glue_values(found: Sequence[Finding]) -> dict[str, Any]:
+    """What the chapter glues: every scalar among the findings' numbers, and for each finding
+    ``<name>_verdict`` (mark and verdict text, with the note) and ``<name>_text`` (what this
+    run found), ``name`` being its key after the dot."""
+    out: dict[str, Any] = {}
+    for f in found:
+        name = f.key.split(".", 1)[-1]
+        out[f"{name}_verdict"] = f"{f.verdict.symbol} {f.verdict.value}" + (
+            f" ({f.note})" if f.note else "")
+        out[f"{name}_text"] = f.companion
+        out |= {k: v for k, v in f.numbers.items() if isinstance(v, (int, float, str))}
+    return out

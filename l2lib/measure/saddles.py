@@ -14,6 +14,16 @@ Pathfinder from (−1, 0) towards (1, 0) follows the left minimum until the spin
 (x = −½, where ∂²E/∂x² = −1 = −β) and then jumps. :class:`PointEnsemble` turns any energy of a
 point into an ensemble "model" so that :func:`l2lib.train.train` and
 :func:`l2lib.pathfinder.find_path` run on it.
+
+**Saddles on a path** (:func:`lowest_mode`, :func:`scan_segment`, :func:`jump_steps`). A
+Pathfinder step from checkpoint θ_i to θ_{i+1} is taken at strength β_{i+1}: the optimiser
+starts at θ_i and minimises L = E + (β_{i+1}/2)‖θ − θ_ref‖², whose Hessian is ∇²E + β_{i+1} I.
+At a few points θ_i + s (θ_{i+1} − θ_i) of the step we compute the lowest eigenpair of ∇²E
+(Lanczos started from the step direction d) and report μ_L = μ_E + β_{i+1} and the overlap
+|⟨u, d⟩| / ‖d‖ of its unit eigenvector u with the direction. The point *shows a saddle of L
+along the path* when μ_L < 0 and the overlap is at least a stated threshold (for P parameters
+a random direction has overlap ≈ 1/√P). :func:`jump_steps` finds the jumps of a path without
+labels (steps much longer than the typical step), for landscapes without accuracies.
 """
 
 from __future__ import annotations
@@ -191,10 +201,117 @@ def locate_saddle(
                   eig_min=low, eig_max=high, segment_max=top, position=position)
 
 
+@dataclass(frozen=True)
+class Mode:
+    """The lowest eigenpair of ∇²E at one point of a path step, against the step direction.
+
+    ``eig``: lowest eigenvalue of ∇²E; ``beta``: the strength of the step (l2lib convention);
+    ``overlap``: |⟨u, d⟩| / ‖d‖ for the unit eigenvector u and the step direction d, in [0, 1]
+    (NaN when the step did not move);
+    ``position``: where on the step (0: θ_i, 1: θ_{i+1}).
+    """
+
+    eig: float
+    beta: float
+    overlap: float
+    position: float = 0.0
+
+    @property
+    def eig_loss(self) -> float:
+        """Lowest eigenvalue of ∇²L = ∇²E + βI."""
+        return self.eig + self.beta
+
+    def shows_saddle(self, overlap_min: float) -> bool:
+        """L is concave here along a direction that overlaps the path by ≥ ``overlap_min``."""
+        return self.eig_loss < 0 and self.overlap >= overlap_min
+
+
+def _kept_hvp(fn: Callable[[Tensor], Tensor], theta: Tensor) -> Callable[[Tensor], Tensor]:
+    point = theta.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(fn(point), point, create_graph=True)
+    return lambda v: torch.autograd.grad(grad, point, v, retain_graph=True)[0].detach()
+
+
+def lowest_mode(fn: Callable[[Tensor], Tensor], theta: Tensor, direction: Tensor, *,
+                beta: float = 0.0, tol: float = 1e-3, position: float = 0.0) -> Mode:
+    """Lowest eigenpair of ∇²fn(θ) and its overlap with ``direction`` (flat vectors (P,)).
+
+    Dense for P ≤ 64; else Lanczos (scipy ``eigsh``, ``which='SA'``, relative tolerance
+    ``tol``) on exact Hessian-vector products, started from ``direction``.
+    """
+    theta = theta.detach()
+    d = direction.detach().to(theta)
+    if d.shape != theta.shape or theta.dim() != 1:
+        raise ValueError(f"theta and direction must be flat vectors of equal shape, got "
+                         f"{tuple(theta.shape)} and {tuple(d.shape)}")
+    norm = float(torch.linalg.vector_norm(d))  # 0: the step did not move (overlap NaN)
+    if theta.numel() <= 64:
+        vals, vecs = torch.linalg.eigh(curvature.dense_hessian(fn, theta))
+        eig, vec = float(vals[0]), vecs[:, 0].double().cpu().numpy()
+    else:
+        from scipy.sparse.linalg import LinearOperator, eigsh
+
+        product = _kept_hvp(fn, theta)
+        p = theta.numel()
+
+        def matvec(v: np.ndarray) -> np.ndarray:
+            vt = torch.as_tensor(np.ascontiguousarray(v, dtype=np.float64).ravel()).to(theta)
+            return product(vt).cpu().double().numpy()
+
+        op = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
+        vals, vecs = eigsh(op, k=1, which="SA", tol=tol,
+                           v0=d.cpu().double().numpy() if norm > 0 else None)
+        eig, vec = float(vals[0]), vecs[:, 0]
+    overlap = (min(float(abs(d.cpu().double().numpy() @ vec) / (norm * np.linalg.norm(vec))),
+                   1.0) if norm > 0 else float("nan"))
+    return Mode(eig=eig, beta=float(beta), overlap=overlap, position=float(position))
+
+
+def scan_segment(fn: Callable[[Tensor], Tensor], a: Tensor, b: Tensor, beta: float,
+                 positions: Sequence[float] = (0.5,), tol: float = 1e-3) -> list[Mode]:
+    """:func:`lowest_mode` at a + s (b − a) for each s in ``positions``, direction b − a."""
+    a = a.detach()
+    d = b.detach().to(a) - a
+    return [lowest_mode(fn, a + s * d, d, beta=beta, tol=tol, position=s) for s in positions]
+
+
+def jump_steps(points: Sequence[Tensor] | np.ndarray, factor: float = 5.0) -> list[int]:
+    """Indices i of the steps θ_i → θ_{i+1} longer than ``factor`` × the median step length
+    (the jumps of a path, for landscapes without accuracies to find them by)."""
+    pts = np.asarray([np.asarray(p, dtype=np.float64).ravel() for p in points])
+    if len(pts) < 3:
+        raise ValueError("a path needs at least three points to tell a jump from a step")
+    steps = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+    typical = float(np.median(steps))
+    if typical == 0:
+        return [int(i) for i in np.flatnonzero(steps > 0)]
+    return [int(i) for i in np.flatnonzero(steps > factor * typical)]
+
+
+@dataclass(frozen=True)
+class Bowl:
+    """E(x, y) = ½ (κ₁ x² + κ₂ y²): convex, one minimum at 0, no saddle (a control)."""
+
+    k1: float = 1.0
+    k2: float = 2.0
+
+    def __call__(self, points: Tensor) -> Tensor:
+        return 0.5 * (self.k1 * points[..., 0] ** 2 + self.k2 * points[..., 1] ** 2)
+
+
+def point_path(energy: Energy, start: Sequence[float], reference: Sequence[float],
+               betas: Sequence[float] | np.ndarray, config: TrainConfig = TOY_TRAIN) -> Path:
+    """Pathfinder on a two-dimensional (or any d) landscape from ``start`` towards
+    ``reference``."""
+    begin = torch.as_tensor(np.asarray(start, dtype=np.float64))[None]
+    end = torch.as_tensor(np.asarray(reference, dtype=np.float64))[None]
+    x, y = point_data()
+    return find_path(PointEnsemble(begin), x, y, {"theta": end}, betas, config=config,
+                     error_fn=point_error(energy), progress=False)
+
+
 def double_well_path(well: DoubleWell, betas: Sequence[float] | np.ndarray,
                      config: TrainConfig = TOY_TRAIN) -> Path:
     """Pathfinder on the double well from its left minimum towards its right one."""
-    start, end = (torch.as_tensor(m, dtype=torch.float64)[None] for m in well.minima)
-    x, y = point_data()
-    return find_path(PointEnsemble(start), x, y, {"theta": end}, betas, config=config,
-                     error_fn=point_error(well), progress=False)
+    return point_path(well, well.minima[0], well.minima[1], betas, config)
