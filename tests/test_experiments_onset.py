@@ -105,6 +105,8 @@ def linear(depth=2, order="first", lam_c=0.80, lam_c_theory=0.7937, loop_width=0
 
 
 def test_lam_c_finding_agrees_within_tolerance_and_not_beyond():
+    assert "derived in this companion" in onset.lam_c_finding(linear(), 0.05).paper
+    assert "derived" not in onset.lam_c_finding(linear(depth=1), 0.05).paper
     assert onset.lam_c_finding(linear(lam_c=0.80), 0.05).verdict is Verdict.AGREES
     assert onset.lam_c_finding(linear(lam_c=0.90), 0.05).verdict is Verdict.DISAGREES
     coarse = linear(order="unresolved", lam_c=float("nan"), method="grid too coarse")

@@ -232,6 +232,34 @@ def curve_of(result: SweepResult, order_parameter: np.ndarray, rtol: float, atol
                "converged": ok})
 
 
+def linear_curves(results: Mapping[int, SweepResult], settings: CurvatureChapterSettings
+                  ) -> dict[int, CurvatureCurve]:
+    """:func:`curve_of` for deep linear sweeps (order parameter: the top singular value)."""
+    s = settings.onset
+    return {k: curve_of(r, r.mean("modes")[:, 0], s.residual_rtol, s.residual_atol)
+            for k, r in results.items()}
+
+
+def mlp_curves(results: Mapping[int, SweepResult], settings: CurvatureChapterSettings
+               ) -> dict[int, CurvatureCurve]:
+    """:func:`curve_of` for MLP sweeps (order parameter: ‖θ‖), with the MLP tolerances."""
+    s = settings.onset
+    return {k: curve_of(r, r.mean("norm"), s.residual_rtol, s.mlp_residual_atol)
+            for k, r in results.items()}
+
+
+def targets(curves: Mapping[int, CurvatureCurve], teacher_m: float | None = None
+            ) -> dict[int, dict[str, float]]:
+    """λ values to mark beside the change points: λ_c of the theory (deep linear nets, data
+    scale ``teacher_m``) and the transition located in the order parameter."""
+    out = {}
+    for k, c in curves.items():
+        marks = {} if teacher_m is None else {"λ_c theory": theory.critical_lambda(teacher_m,
+                                                                                   1.0, k)}
+        out[k] = marks | {f"transition in the order parameter ({c.order})": c.transition}
+    return out
+
+
 def nearest(found: np.ndarray, lam: float, step: float) -> float:
     """Distance in grid steps from ``lam`` to the nearest of ``found`` (inf if none)."""
     return float(transitions.nearest_offsets(found, [lam], step)[0])

@@ -439,13 +439,22 @@ ZIYIN = "Ziyin & Ueda, arXiv 2205.12510"
 ERSOY_V2 = "arXiv 2505.06597 v2"
 
 
+def closed_form_source(depth: int) -> str:
+    """Who the closed form λ_c is due to: Ziyin & Ueda's for one hidden layer; for deeper nets
+    this companion's derivation from their loss (:mod:`l2lib.analysis.theory`)."""
+    if depth == 1:
+        return f"closed form, {ZIYIN}"
+    return f"closed form derived in this companion from the loss of {ZIYIN}"
+
+
 def lam_c_finding(a: LinearAnalysis, rtol: float) -> Finding:
     """λ_c of a deep linear net against the closed form: agrees within ``rtol``."""
     numbers = {f"lam_c_D{a.depth}": a.lam_c, f"lam_c_theory_D{a.depth}": a.lam_c_theory,
                f"rel_error_D{a.depth}": a.rel_error}
     common = dict(key=f"onset.lam_c.D{a.depth}",
                   finding=f"critical strength λ_c, deep linear net, D = {a.depth}",
-                  paper=f"λ_c = {a.lam_c_theory:.4g} [closed form, {ZIYIN}]", numbers=numbers)
+                  paper=f"λ_c = {a.lam_c_theory:.4g} [{closed_form_source(a.depth)}]",
+                  numbers=numbers)
     if not np.isfinite(a.lam_c):
         verdict = (Verdict.NOT_MEASURABLE if "coarse" in a.lam_c_method or a.order == "unresolved"
                    else Verdict.UNDECIDED)
