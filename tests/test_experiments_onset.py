@@ -68,6 +68,7 @@ def test_unknown_profile_and_unusable_device_are_clear_errors():
     with pytest.raises(ValueError, match=r"unknown setting\(s\) \['n_lambda'\]"):
         onset.settings("quick", n_lambda=3)
     assert onset.settings("quick", n_lams=7).n_lams == 7
+    assert onset.settings("smoke", n_lams=7).n_lams == 7  # overrides a profile's own value
     assert onset.settings("quick") == onset.OnsetSettings()
     with pytest.raises(ValueError, match="unknown profile"):
         check_profile("Paper")
@@ -166,3 +167,25 @@ def test_findings_cover_the_chapter_and_glue_their_verdicts():
         "onset.order.D2", "onset.hysteresis.D2", "onset.staircase.D1"]
     glued = onset.glue_values(found)
     assert glued["verdict_order_D2"] == "agrees" and glued["lam_c_D2"] == 0.80
+
+
+def test_two_hidden_layer_mlp_sweeps_converge_to_minima():
+    import torch
+
+    from l2lib.data import Dataset
+    from l2lib.train.loop import TrainConfig
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(80, 6, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    data = Dataset("toy", x[:60], y[:60], x[60:], y[60:], 3)
+    short = TrainConfig(loss="cross_entropy", optimizer="sgd", lr=0.5, batch_size=None,
+                        max_epochs=60, patience=5, min_delta=1e-4)
+    tiny = dict(mlp_hidden=6, mlp_n_lams=4, mlp_lam_max={1: 1.0, 2: 0.2}, mlp_train=short)
+    s = onset.settings("smoke", **tiny)
+    check = onset.minimum_check_of(onset.mlp_hysteresis(data, 2, s), s, mlp=True)
+    assert check.converged_up.all() and check.converged_down.all()
+    # negative control: without the polish the early-stopping rule leaves unconverged points
+    raw = onset.mlp_hysteresis(data, 2, onset.settings("smoke", mlp_polish_iters=0, **tiny))
+    raw_check = onset.minimum_check_of(raw, s, mlp=True)
+    assert not (raw_check.converged_up.all() and raw_check.converged_down.all())

@@ -98,7 +98,7 @@ def settings(profile: str, **overrides: Any) -> OnsetSettings:
     field replaced by ``overrides``. ``reference`` (about 30 min on 2 CPU cores): twice the λ
     resolution and seeds of quick, MLP points polished by L-BFGS."""
     check_overrides(OnsetSettings, overrides)
-    return replace(OnsetSettings(), **PROFILE_OVERRIDES[check_profile(profile)], **overrides)
+    return replace(OnsetSettings(), **(PROFILE_OVERRIDES[check_profile(profile)] | overrides))
 
 
 def hysteresis_sweeps(
