@@ -122,12 +122,13 @@ display(Markdown(report.markdown_table(onset.linear_table(analyses))))
 # Each point records, per member, the stationarity residual $\|\nabla E+\lambda\theta\|/\|\lambda
 # \theta\|$ (0 at a stationary point of $L_\lambda$) and, on the downward sweeps, the smallest
 # eigenvalue of $\nabla^2 L_\lambda$. A point counts only if every member's residual is below the
-# tolerance (or, at θ ≈ 0 where the ratio is 0/0, $\|\nabla L_\lambda\|$ is tiny); the
-# transition and loop findings use only such points.
+# tolerance (or, at θ ≈ 0 where the ratio is 0/0 — the points near 1 on the trivial side
+# below — $\|\nabla L_\lambda\|$ is below `residual_atol`); the transition and loop findings use
+# only such points. Crosses: down-sweep points at a saddle of $L_\lambda$.
 
 # %%
 fig = figures.minimum_checks({f"D = {d}": h for d, h in linear.items()},
-                             settings.residual_rtol)
+                             settings.residual_rtol, settings.saddle_tol)
 
 # %% [markdown]
 # ## More complex data: a staircase of transitions
@@ -167,7 +168,7 @@ display(Markdown(report.markdown_table(onset.mlp_table(mlp_analyses))))
 
 # %%
 fig = figures.minimum_checks({f"MLP, {k} hidden": h for k, h in mlps.items()},
-                             settings.residual_rtol)
+                             settings.residual_rtol, settings.mlp_saddle_tol)
 
 # %% [markdown]
 # The table is what the data of this run say. One hidden layer: {glue:text}`mlp1_order`

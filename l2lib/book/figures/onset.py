@@ -60,10 +60,11 @@ def linear_sweeps(sweeps: Mapping[int, Hysteresis], analyses: Mapping[int, Linea
     return fig
 
 
-def minimum_checks(sweeps: Mapping[str, Hysteresis], rtol: float) -> Figure:
+def minimum_checks(sweeps: Mapping[str, Hysteresis], rtol: float, saddle_tol: float) -> Figure:
     """Per sweep: the largest member's stationarity residual ‖∇L_λ‖/‖λθ‖ (up and down, log
-    scale; the dotted line is the tolerance) and, where measured, the down sweep's smallest
-    eigenvalue of ∇²L_λ (crosses: negative, i.e. a saddle)."""
+    scale; the dotted line is the tolerance; points at θ ≈ 0, where the ratio is 0/0, are judged
+    by ‖∇L_λ‖ instead) and crosses where the down sweep's smallest eigenvalue of ∇²L_λ is below
+    −``saddle_tol`` (a saddle)."""
     fig, axes = plots.panels(len(sweeps), height=2.4)
     for ax, (name, h) in zip(np.atleast_1d(axes), sweeps.items(), strict=True):
         for branch, style in ((h.up, plots.UP), (h.down, plots.DOWN)):
@@ -71,9 +72,9 @@ def minimum_checks(sweeps: Mapping[str, Hysteresis], rtol: float) -> Figure:
             ax.semilogy(branch.lams, np.maximum(res, 1e-12), **style)
         ax.axhline(rtol, color="k", ls=":", lw=0.9, label="tolerance")
         if "eig_min_reg" in h.down.obs:
-            saddle = h.down.obs["eig_min_reg"].min(axis=1) < 0
+            saddle = h.down.obs["eig_min_reg"].min(axis=1) < -saddle_tol
             ax.plot(h.lams[saddle], np.full(saddle.sum(), rtol), "kx", ms=6,
-                    label="λ_min(∇²L) < 0 (down)")
+                    label="saddle (down)")
         plots.label(ax, "λ", "‖∇L_λ‖ / ‖λθ‖", name, legend=ax is np.atleast_1d(axes)[0])
     return fig
 
