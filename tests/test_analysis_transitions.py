@@ -209,3 +209,12 @@ def test_local_change_point_arguments_are_checked():
     with pytest.raises(ValueError, match="2·window"):
         transitions.local_change_points(lams[:6], lams[:6])
     assert transitions.nearest_offsets([], [1.0], 0.1)[0] == np.inf
+
+
+def test_reach_says_where_noise_hides_any_break():
+    lams = np.linspace(0, 4, 41)
+    kink = kinked(lams, [(2.0, 5.0)], 100.0, -10.0)
+    exact = transitions.local_change_points(lams, kink)
+    assert exact.power_near(2.0, lams, 0.15, 4.0) and exact.lams.size == 1
+    noisy = transitions.local_change_points(lams, kink, noise=50.0)  # σ ≫ the kink
+    assert noisy.lams.size == 0 and not noisy.power_near(2.0, lams, 0.15, 4.0)

@@ -350,12 +350,23 @@ class ChangePoints:
     ``lams``: where (per break, the score-weighted mean of the midpoints of its accepted grid
     steps: a kink on a grid point lands on it, a jump between two points halfway);
     ``scores``: each break's best misfit ratio; ``score``: the ratio at every grid step j
-    (between points j and j + 1; NaN where untestable, near the grid ends).
+    (between points j and j + 1; NaN where untestable, near the grid ends); ``reach``: the
+    largest score the step could have had (two pieces fitting perfectly, (RSS_smooth + f)/f;
+    inf without ``noise``): where it is below the penalty, the noise hides any break (no power
+    there), while on exact data a smooth fit is evidence that there is none.
     """
 
     lams: np.ndarray
     scores: np.ndarray
     score: np.ndarray
+    reach: np.ndarray
+
+    def power_near(self, lam: float, lams: np.ndarray, distance: float, penalty: float
+                   ) -> bool:
+        """Whether a break within ``distance`` (in λ) of ``lam`` could have been found."""
+        mids = 0.5 * (lams[:-1] + lams[1:])
+        near = (np.abs(mids - lam) <= distance) & ~np.isnan(self.reach)
+        return bool(near.any() and np.max(self.reach[near]) >= penalty)
 
 
 def local_change_points(
@@ -409,13 +420,17 @@ def local_change_points(
     sigma2 = np.zeros(lams.size) if noise is None else np.broadcast_to(
         np.asarray(noise, dtype=np.float64) ** 2, lams.shape)
     score = np.full(lams.size - 1, np.nan)
+    reach = np.full(lams.size - 1, np.nan)
     dof = 2 * w - 2 * (d + 1)
     for j in range(w - 1, lams.size - w):
         sel = slice(j - w + 1, j + w + 1)
         x, v = lams[sel], y[sel]
         two = _rss(x[:w], v[:w], d) + _rss(x[w:], v[w:], d)
-        floor = dof * float(np.mean(sigma2[sel])) + 1e-16 * float(np.mean(v**2)) * 2 * w
-        score[j] = (_rss(x, v, 2 * d + 1) + floor) / (two + floor) if floor > 0 else 1.0
+        noise_rss = dof * float(np.mean(sigma2[sel]))
+        floor = noise_rss + 1e-16 * float(np.mean(v**2)) * 2 * w
+        smooth = _rss(x, v, 2 * d + 1)
+        score[j] = (smooth + floor) / (two + floor) if floor > 0 else 1.0
+        reach[j] = (smooth + floor) / floor if noise_rss > 0 else np.inf
     accepted = np.flatnonzero(np.nan_to_num(score) >= penalty)
     groups: list[list[int]] = []
     for j in accepted:
@@ -426,7 +441,7 @@ def local_change_points(
     mids = 0.5 * (lams[:-1] + lams[1:])
     where = [float(np.average(mids[g], weights=score[g])) for g in groups]
     return ChangePoints(np.asarray(where), np.asarray([float(score[g].max()) for g in groups]),
-                        score)
+                        score, reach)
 
 
 def nearest_offsets(found: Sequence[float], targets: Sequence[float], step: float

@@ -63,7 +63,6 @@ class CurvatureChapterSettings:
     window: int = 4
     penalty: float = 4.0
     match_steps: float = 1.5  # breaks sit at half-steps; a C¹ kink is located within ±1 step
-    max_noise: float = 0.1  # median stderr/|R| above this: R too noisy to deny a change point
     linear_depths: tuple[int, ...] = (1, 2)
     mlp_plateau_drop: float = 0.05  # an accuracy drop of ≥ 5 points between plateaus
 
@@ -202,11 +201,12 @@ class CurvatureCurve:
                                                window=settings.window,
                                                penalty=settings.penalty, noise=noise)
 
-    @property
-    def noise(self) -> float:
-        """Median relative standard error of R (0 for the exact dense curvature)."""
-        scale = np.maximum(np.abs(self.curvature), 1e-300)
-        return float(np.median(self.curvature_err / scale)) if self.lams.size else float("nan")
+    def power(self, lam: float, settings: CurvatureChapterSettings) -> bool:
+        """Whether the detector could find a break of R within ``match_steps`` of ``lam`` at
+        this noise (:meth:`~l2lib.analysis.transitions.ChangePoints.power_near`)."""
+        found = self.change_points("curvature", settings)
+        return found.power_near(lam, self.lams, settings.match_steps * self.grid_step,
+                                settings.penalty)
 
     def testable(self, lam: float, window: int) -> bool:
         """Whether a break at ``lam`` lies where the detector can see one (not within
@@ -269,6 +269,8 @@ def nearest(found: np.ndarray, lam: float, step: float) -> float:
 # Findings: every verdict chapter 2 reports
 
 ERSOY = "arXiv 2505.06597"
+NOISY = ("the noise of R hides any change point there (even a perfect break would not beat the "
+         "penalty); more Hutchinson probes resolve it")
 
 
 def second_order_finding(name: str, label: str, curve: CurvatureCurve, lam_c: float,
@@ -288,11 +290,9 @@ def second_order_finding(name: str, label: str, curve: CurvatureCurve, lam_c: fl
                        verdict=Verdict.NOT_MEASURABLE,
                        note=f"λ_c lies within {settings.window} converged points of the grid's end "
                        "or the transition was not resolved; a longer, finer grid resolves it")
-    if offset > settings.match_steps and curve.noise > settings.max_noise:
+    if offset > settings.match_steps and not curve.power(lam_c, settings):
         return Finding(**common, companion=f"no change point of R near λ_c = {lam_c:.4g}",
-                       verdict=Verdict.UNDECIDED,
-                       note=f"R is noisy (median stderr {100 * curve.noise:.0f} % of |R|); more "
-                       "probes resolve it")
+                       verdict=Verdict.UNDECIDED, note=NOISY)
     return Finding(**common, companion=(
         f"{found.size} change point(s) of R; nearest to λ_c = {lam_c:.4g} ({lam_c_source}) "
         f"{offset:.2g} grid steps away (controls: ‖θ‖ {controls['norm']:.2g}, "
@@ -411,10 +411,8 @@ def jump_finding(name: str, label: str, curve: CurvatureCurve,
         return Finding(**common, verdict=Verdict.NOT_MEASURABLE,
                        note="the jump lies too close to the grid's end for the detector's window")
     if at_jump > m:
-        if curve.noise > settings.max_noise:
-            return Finding(**common, verdict=Verdict.UNDECIDED,
-                           note=f"no change point of R found, but R is noisy (median stderr "
-                           f"{100 * curve.noise:.0f} % of |R|); more probes resolve it")
+        if not curve.power(jump, settings):
+            return Finding(**common, verdict=Verdict.UNDECIDED, note=NOISY)
         return Finding(**common, verdict=Verdict.DISAGREES, note="R does not change at the jump")
     if control <= m:
         return Finding(**common, verdict=Verdict.BY_CONSTRUCTION,
@@ -448,10 +446,12 @@ def plateau_finding(lams: np.ndarray, accuracy: np.ndarray, curve: CurvatureCurv
     if n == 0:
         return Finding(**common, verdict=Verdict.NOT_MEASURABLE,
                        note="no intermediate plateau resolved; a finer grid resolves them")
-    if 2 * matched <= n and curve.noise > settings.max_noise:
+    blind = sum(not curve.power(lam, settings) for lam, off in zip(inner, offsets, strict=True)
+                if off > settings.match_steps)
+    numbers["plateaus_blind"] = blind
+    if 2 * matched <= n and 2 * (matched + blind) > n:
         return Finding(**common, verdict=Verdict.UNDECIDED,
-                       note=f"at most half matched, but R is noisy (median stderr "
-                       f"{100 * curve.noise:.0f} % of |R|); more probes resolve it")
+                       note=f"at most half matched, but at {blind} unmatched drop(s) {NOISY}")
     if 2 * matched <= n:
         return Finding(**common, verdict=Verdict.DISAGREES, note="at most half matched")
     if matched < n or coverage >= 0.5:
