@@ -30,7 +30,7 @@
 # for regression and the mean cross-entropy for classification.
 
 # %% tags=["parameters"]
-profile = "quick"  # smoke | quick | paper
+profile = "quick"  # smoke | quick | reference | paper
 device = "auto"  # auto | cpu | cuda
 seed = 0
 dataset = "digits"  # digits | mnist | fashion-mnist (for the MLP section)
@@ -38,18 +38,16 @@ data_root = None  # folder with MNIST/raw/... for mnist and fashion-mnist (or se
 results_dir = "../../results"  # summaries and the resumable result store
 
 # %%
-import numpy as np
 from IPython.display import Markdown, display
 
-from l2lib.analysis import theory
-from l2lib.book import plots, report
+from l2lib.book import report
+from l2lib.book.figures import onset as figures
 from l2lib.data import load_dataset
 from l2lib.experiments import onset
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
-dev, store, info = run.device, run.store, run.info
-settings = onset.onset_settings(profile)
-display(Markdown(report.banner(info)))
+settings = onset.settings(profile)
+display(Markdown(report.banner(run.info)))
 
 # %% [markdown]
 # ## The theory in one picture
@@ -64,81 +62,52 @@ display(Markdown(report.banner(info)))
 # $\lambda_c=2m$. For $D\ge 2$ the penalty $r^{2/(D+1)}$ is steeper than linear at the origin,
 # so $r=0$ is *always* a local minimum; the global minimum jumps from
 # $r_c=m(D-1)/(aD)$ to $0$ at $\lambda_c$, and the learning minimum survives as a metastable
-# state up to the spinodal $\lambda_s$.
+# state up to the spinodal $\lambda_s$. (The closed forms are this companion's derivation from
+# Ziyin & Ueda's loss; `l2lib.analysis.theory` checks each against numerical minimisation.)
 
 # %%
-fig, axes = plots.panels(2)
-r = np.linspace(0, 1.2, 400)
-for ax, depth in zip(axes, (1, 2), strict=True):
-    lam_c = theory.critical_lambda(1.0, 1.0, depth)
-    for frac in (0.6, 0.9, 1.0, 1.1, 1.3):
-        ax.plot(r, theory.reduced_loss(r, frac * lam_c, 1.0, 1.0, depth),
-                label=f"λ = {frac:g} λ_c")
-    plots.label(ax, "end-to-end norm r", "L(r) − ⟨y²⟩", f"D = {depth} (m = a = 1)",
-                legend=depth == 1)
-    ax.set_ylim(-0.4, 0.35)
+fig = figures.reduced_loss()
 
 # %% [markdown]
 # ## Deep linear networks: measurement against theory
 #
 # Synthetic data: whitened inputs and a linear teacher with label noise, built so that the
 # empirical (not only the expected) loss has exactly the form above
-# (`l2lib.synthetic.teacher_data`). For each depth we sweep λ **up** from the trained
+# (`l2lib.data.teacher.teacher_data`). For each depth we sweep λ **up** from the trained
 # unregularised network, each point warm-started from the previous one with a fresh optimiser,
 # then back **down**. Before each point the weights get a small kick (`jitter`): an unstable
-# state (a saddle) escapes, a stable minimum absorbs it.
+# state (a saddle) escapes, a stable minimum absorbs it. After the optimiser's early stopping,
+# every point is **polished** by full-batch L-BFGS (`l2lib.train.polish`), so that it is a
+# stationary point of the regularised loss $L_\lambda$ (checked below).
 #
 # How λ_c is measured: for a continuous transition, by extrapolating the order parameter to zero;
 # for a first-order one, by the crossing of the regularised losses of the two branches (the
 # learning branch from the upward sweep, the trivial branch from the downward sweep) — the jump
-# of a warm sweep itself happens later, at the end of metastability.
+# of a warm sweep itself happens later, at the end of metastability. The order is a **jump**
+# (first), a **kink** onto a flat trivial side (second), or **none** (a smooth decay);
+# `l2lib.analysis.transitions.classify_transition` is tested on all three.
 
 # %%
-teacher = onset.make_teacher(settings, (1.0,), seed, dev)
-linear = {}
-for depth in settings.depths:
-    lams = onset.linear_grid(settings, teacher.m, depth)
-    linear[depth] = onset.deep_linear_hysteresis(teacher, depth, lams, settings, seed, store)
-analyses = {d: onset.analyse_linear(h, teacher, d) for d, h in linear.items()}
+teacher = onset.make_teacher(settings, (1.0,), seed, run.device)
+linear = {d: onset.deep_linear_hysteresis(teacher, d, onset.linear_grid(settings, teacher.m, d),
+                                          settings, seed, run.store) for d in settings.depths}
+analyses = {d: onset.analyse_linear(h, teacher, d, settings) for d, h in linear.items()}
 
 # %%
-fig, axes = plots.panels(len(linear), rows=2)
-for col, (depth, h) in enumerate(linear.items()):
-    a = analyses[depth]
-    fine = np.linspace(h.lams[0], h.lams[-1], 400)
-    ax = axes[0, col]
-    plots.theory_curves(ax, fine, theory.order_parameter(fine, teacher.m, teacher.a, depth),
-                        theory.order_parameter(fine, teacher.m, teacher.a, depth, "learning"))
-    plots.sweep_pair(ax, h.lams, h.up.mean("modes")[:, 0], h.down.mean("modes")[:, 0])
-    plots.mark(ax, a.lam_c_theory, "λ_c theory", color="k", ls="--")
-    plots.mark(ax, a.lam_c, "λ_c measured")
-    plots.label(ax, "λ", "end-to-end norm r", f"D = {depth}: {a.order} order",
-                legend=col == 0)
-    ax = axes[1, col]
-    ax.plot(fine, theory.minimum_loss(fine, teacher.m, teacher.a, depth, teacher.ey2),
-            **plots.THEORY)
-    plots.sweep_pair(ax, h.lams, h.up.mean("objective"), h.down.mean("objective"))
-    plots.mark(ax, a.lam_c, "λ_c measured")
-    plots.label(ax, "λ", "regularised loss")
-
-# %%
-rows = [{
-    "D": a.depth, "order (measured)": a.order, "order (theory)": a.expected_order,
-    "λ_c measured": a.lam_c, "λ_c theory": a.lam_c_theory, "rel. error": a.rel_error,
-    "jump of upward sweep": a.lam_jump, "spinodal λ_s theory": a.lam_spinodal_theory,
-    "hysteresis width (λ)": a.hysteresis_width, "λ_c method": a.lam_c_method,
-} for a in analyses.values()]
-display(Markdown(report.markdown_table(rows)))
+fig = figures.linear_sweeps(linear, analyses, teacher)
+display(Markdown(report.markdown_table(onset.linear_table(analyses))))
 
 # %% [markdown]
-# The measured order matches the theory at every depth, and the measured critical strengths
-# agree with the closed forms (for $D=2$ the measurement is
-# {glue:text}`lam_c_D2:.4f` against {glue:text}`lam_c_theory_D2:.4f`). For $D\ge 2$ the
-# upward sweep stays on the learning branch past $\lambda_c$ and drops near the spinodal
-# $\lambda_s$, while the downward sweep stays trivial far below $\lambda_c$: a hysteresis loop of
-# width {glue:text}`hysteresis_D2:.3f` in λ for $D=2$. For $D=1$ the two sweeps coincide
-# (width {glue:text}`hysteresis_D1:.3f`): the trivial state is a saddle below $\lambda_c$ and the
-# downward sweep leaves it.
+# Grey bands: the **loop**, the λ range where the two branches differ at points that are minima
+# (a down-sweep point at a saddle of $L_\lambda$ is flagged and left out: it is no metastable
+# state). Verdicts of this run: λ_c for $D=2$ {glue:text}`lam_c_D2:.4f` against
+# {glue:text}`lam_c_theory_D2:.4f` ({glue:text}`verdict_lam_c_D2`); order for $D=1$
+# {glue:text}`verdict_order_D1`, for $D=2$ {glue:text}`verdict_order_D2`; loop width for $D=2$
+# {glue:text}`hysteresis_D2:.3f` in λ ({glue:text}`verdict_hysteresis_D2`), for $D=1$
+# {glue:text}`hysteresis_D1:.3f` ({glue:text}`verdict_hysteresis_D1`). For $D\ge 2$ the
+# theory's $r=0$ is a local minimum at every $\lambda>0$, so the downward sweep stays trivial
+# and the loop never closes above λ = 0; for $D=1$ the trivial state is a saddle below
+# $\lambda_c$ and the downward sweep leaves it.
 #
 # ```{note}
 # The v1 abstract of arXiv 2505.06597 {cite:p}`ersoy2025geometry` says the opposite — a
@@ -146,6 +115,20 @@ display(Markdown(report.markdown_table(rows)))
 # and Ziyin & Ueda agree with the assignment measured here: one hidden layer, second order; two
 # or more, first order.
 # ```
+
+# %% [markdown]
+# ## Are the measured points minima?
+#
+# Each point records, per member, the stationarity residual $\|\nabla E+\lambda\theta\|/\|\lambda
+# \theta\|$ (0 at a stationary point of $L_\lambda$) and, on the downward sweeps, the smallest
+# eigenvalue of $\nabla^2 L_\lambda$. A point counts only if every member's residual is below the
+# tolerance (or, at θ ≈ 0 where the ratio is 0/0 — the points near 1 on the trivial side
+# below — $\|\nabla L_\lambda\|$ is below `residual_atol`); the transition and loop findings use
+# only such points. Crosses: down-sweep points at a saddle of $L_\lambda$.
+
+# %%
+fig = figures.minimum_checks({f"D = {d}": h for d, h in linear.items()},
+                             settings.residual_rtol, settings.saddle_tol)
 
 # %% [markdown]
 # ## More complex data: a staircase of transitions
@@ -156,115 +139,54 @@ display(Markdown(report.markdown_table(rows)))
 # analogue of the accuracy plateaus of chapter 3.
 
 # %%
-modes_teacher = onset.make_teacher(settings, settings.modes, seed + 1, dev)
-staircase = {}
-for depth in settings.mode_depths:
-    lams = np.linspace(0, settings.lam_span * theory.spinodal_lambda(max(settings.modes), 1.0,
-                                                                      depth), settings.n_lams)
-    staircase[depth] = onset.deep_linear_hysteresis(modes_teacher, depth, lams, settings, seed,
-                                                    store)
-fig, axes = plots.panels(len(staircase), rows=2)
-axes = axes.reshape(2, -1)
-for col, (depth, h) in enumerate(staircase.items()):
-    fine = np.linspace(h.lams[0], h.lams[-1], 400)
-    learning = theory.mode_order_parameters(fine, settings.modes, 1.0, depth, "learning")
-    plots.mode_staircase(axes[0, col], h.lams, h.up.mean("modes"))
-    for i in range(learning.shape[1]):
-        axes[0, col].plot(fine, learning[:, i], color=f"C{i}", lw=0.9)
-    for s in settings.modes:
-        plots.mark(axes[0, col], theory.critical_lambda(s, 1.0, depth), None, color="0.6",
-                   ls=":")
-    plots.label(axes[0, col], "λ", "singular values of the map",
-                f"D = {depth}, upward sweep (lines: theory)", legend=col == 0)
-    plots.sweep_pair(axes[1, col], h.lams, h.up.mean("error"), h.down.mean("error"))
-    plots.label(axes[1, col], "λ", "training error E", legend=col == 0)
+modes_teacher = onset.make_teacher(settings, settings.modes, seed + 1, run.device)
+staircase = {d: onset.deep_linear_hysteresis(
+    modes_teacher, d, onset.linear_grid(settings, max(settings.modes), d), settings, seed,
+    run.store) for d in settings.mode_depths}
 n_steps = {d: onset.count_mode_switches(h.up) for d, h in staircase.items()}
+fig = figures.staircase(staircase, settings.modes)
 
 # %% [markdown]
 # Dotted lines: the critical strengths of the individual modes. Each mode follows its own
 # closed-form curve and vanishes at its own λ; for $D=2$ each step is a jump. The training error
-# rises in steps.
+# rises in steps (one step per mode: {glue:text}`verdict_staircase_D1`).
 
 # %% [markdown]
 # ## Nonlinear networks on handwritten digits
 #
 # The same experiment with MLPs (tanh units, as $\tanh(0)=0$ like the theory's linear units)
-# trained by full-batch gradient descent with cross-entropy: one hidden layer against two. The
-# order parameter is the weight norm $\|\theta\|$; test accuracy shows what is lost.
+# trained by full-batch gradient descent with cross-entropy, each point polished by L-BFGS: one
+# hidden layer against two. The order parameter is the weight norm $\|\theta\|$; test accuracy
+# shows what is lost.
 
 # %%
-data = load_dataset(dataset, root=data_root, device=dev)
-mlps = {k: onset.mlp_hysteresis(data, k, settings, seed, store) for k in (1, 2)}
-mlp_analyses = {k: onset.analyse_mlp(h, k) for k, h in mlps.items()}
+data = load_dataset(dataset, root=data_root, device=run.device)
+mlps = {k: onset.mlp_hysteresis(data, k, settings, seed, run.store) for k in (1, 2)}
+mlp_analyses = {k: onset.analyse_mlp(h, k, settings) for k, h in mlps.items()}
+fig = figures.mlp_sweeps(mlps, mlp_analyses)
+display(Markdown(report.markdown_table(onset.mlp_table(mlp_analyses))))
 
 # %%
-fig, axes = plots.panels(2, rows=2)
-for col, (k, h) in enumerate(mlps.items()):
-    a = mlp_analyses[k]
-    plots.sweep_pair(axes[0, col], h.lams, h.up.mean("norm"), h.down.mean("norm"))
-    if np.isfinite(a.lam_estimate):
-        plots.mark(axes[0, col], a.lam_estimate, "transition")
-    plots.label(axes[0, col], "λ", "weight norm ‖θ‖",
-                f"{k} hidden layer{'s' if k > 1 else ''}: {a.order} order", legend=True)
-    plots.sweep_pair(axes[1, col], h.lams, h.up.mean("test_acc"), h.down.mean("test_acc"))
-    plots.label(axes[1, col], "λ", "test accuracy")
-display(Markdown(report.markdown_table([{
-    "hidden layers": a.hidden_layers, "order (measured)": a.order,
-    "transition λ": a.lam_estimate, "estimate": a.method,
-    "largest step / range": a.jump_fraction, "hysteresis width (λ)": a.hysteresis_width,
-} for a in mlp_analyses.values()])))
+fig = figures.minimum_checks({f"MLP, {k} hidden": h for k, h in mlps.items()},
+                             settings.residual_rtol, settings.mlp_saddle_tol)
 
 # %% [markdown]
-# The table is what the data of this run say (the classifier looks at the *onset* step, where
-# the norm falls to its trivial value; see `l2lib.transitions`). In the `quick` and `paper`
-# profiles: with one hidden layer the weight norm and the accuracy decay continuously and the
-# downward sweep nearly retraces the upward one (it lags by a grid point or two near λ_c, where
-# escaping the nearly flat saddle at θ = 0 is slow); with two hidden layers the norm falls to
-# zero in one step and the downward sweep stays trivial — the first-order transition and its
-# hysteresis survive the nonlinearity. Before that final jump the two-layer network steps down
-# through intermediate accuracy plateaus: a first look at the accuracy regimes of chapter 3. The
-# `smoke` grids are too coarse for any of this and report "unresolved".
+# The table is what the data of this run say. One hidden layer: {glue:text}`mlp1_order`
+# order ({glue:text}`verdict_mlp_order_1h`; a smooth decay without a kink would read "none"),
+# loop {glue:text}`verdict_mlp_hysteresis_1h`. Two hidden layers: {glue:text}`mlp2_order`
+# order ({glue:text}`verdict_mlp_order_2h`), loop width {glue:text}`mlp2_hysteresis:.3g`
+# ({glue:text}`verdict_mlp_hysteresis_2h`). Before its final jump the two-layer network steps
+# down through intermediate accuracy plateaus: a first look at the accuracy regimes of
+# chapter 3. The `smoke` grids are too coarse for most of this and say so.
 
 # %% [markdown]
 # ## Summary
-# The numbers of this page are glued into the text and written to
-# `results/summaries/01_onset.json`.
+# Every verdict of this page comes from `l2lib.experiments.onset.findings`; the numbers are
+# glued into the text and written to `results/summaries/01_onset.json`.
 
 # %%
-numbers = {}
-for d, a in analyses.items():
-    numbers |= {f"lam_c_D{d}": a.lam_c, f"lam_c_theory_D{d}": a.lam_c_theory,
-                f"order_D{d}": a.order, f"hysteresis_D{d}": a.hysteresis_width,
-                f"rel_error_D{d}": a.rel_error}
-for d, n in n_steps.items():
-    numbers[f"staircase_steps_D{d}"] = n
-for k, a in mlp_analyses.items():
-    numbers |= {f"mlp{k}_order": a.order, f"mlp{k}_lam": a.lam_estimate,
-                f"mlp{k}_hysteresis": a.hysteresis_width}
+findings = onset.findings(analyses, n_steps, mlp_analyses, settings, dataset)
+numbers = onset.glue_values(findings)
 report.glue_numbers(numbers)
-findings = []
-for d, a in analyses.items():
-    findings += [
-        report.Finding(f"critical strength λ_c, deep linear net, D = {d}",
-                       f"λ_c = {a.lam_c_theory:.4g} (closed form, Ziyin & Ueda)",
-                       f"λ_c = {a.lam_c:.4g} ({a.lam_c_method}), {100 * a.rel_error:.2g} % off",
-                       bool(a.rel_error < 0.05), "agreement: within 5 %"),
-        report.Finding(f"order of the transition, deep linear net, D = {d}",
-                       f"{a.expected_order} order (Ziyin & Ueda; arXiv 2505.06597 v2)",
-                       f"{a.order} order", a.order == a.expected_order),
-        report.Finding(f"hysteresis of warm sweeps, deep linear net, D = {d}",
-                       "a hysteresis loop (arXiv 2505.06597 v2)" if d >= 2 else
-                       "none: the trivial state is a saddle below λ_c (Ziyin & Ueda)",
-                       f"loop width {a.hysteresis_width:.3g} in λ",
-                       bool(a.hysteresis_width > 0) == (d >= 2)),
-    ]
-for k, a in mlp_analyses.items():
-    expected = "second" if k == 1 else "first"
-    findings.append(report.Finding(
-        f"order of the transition, tanh MLP with {k} hidden layer{'s' if k > 1 else ''} "
-        f"on {dataset}", f"{expected} order (arXiv 2505.06597 v2)", f"{a.order} order",
-        None if a.order == "unresolved" else a.order == expected,
-        "undecided when the grid cannot resolve the onset"))
-path = report.write_summary("01_onset", numbers, info, results_dir, findings=findings)
-display(Markdown(report.markdown_table([{"quantity": k, "value": v}
-                                        for k, v in numbers.items()])))
+report.write_summary("01_onset", numbers, run.info, results_dir, findings=findings)
+display(Markdown(figures.findings_table(findings)))

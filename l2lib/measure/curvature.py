@@ -53,6 +53,7 @@ __all__ = [
     "hutchinson_traces",
     "hvp",
     "member_objective",
+    "smallest_regularised_eigenvalues",
     "scalar_curvature",
     "scalar_curvature_from_parts",
 ]
@@ -527,3 +528,34 @@ def hessian_extremes(
         top, bottom = extreme_eigenvalues(fn, theta, 1, tol=tol, seed=seed)
         out.append([bottom[0], top[0]])
     return np.asarray(out, dtype=np.float64).reshape(-1, 2)
+
+
+def smallest_regularised_eigenvalues(
+    model: torch.nn.Module,
+    x: Tensor,
+    y: Tensor,
+    loss: str,
+    lam: Sequence[float] | Tensor,
+    *,
+    dense_max: int = 600,
+    tol: float = 1e-4,
+    seed: int = 0,
+) -> np.ndarray:
+    """Smallest eigenvalue of ∇²L_λ = ∇²E + λI (θ_ref = 0) for every member, shape (K,).
+
+    Exact (dense Hessian) when the member has at most ``dense_max`` parameters, else Lanczos
+    (:func:`extreme_eigenvalues`, ``which="smallest"``, relative tolerance ``tol``). A negative
+    value means the point is a saddle of the regularised loss, not a minimum.
+    """
+    lam = np.broadcast_to(np.asarray(torch.as_tensor(lam).detach().cpu(), dtype=np.float64),
+                          (model.n_members,))
+    out = []
+    for k in range(model.n_members):
+        fn, theta = member_objective(model, k, x, y, loss)
+        if theta.numel() <= dense_max:
+            low = float(torch.linalg.eigvalsh(dense_hessian(fn, theta))[0])
+        else:
+            low = float(extreme_eigenvalues(fn, theta, 1, tol=tol, seed=seed,
+                                            which="smallest")[1][0])
+        out.append(low + float(lam[k]))
+    return np.asarray(out, dtype=np.float64)

@@ -69,6 +69,50 @@ def singular_values(model: EnsembleMLP) -> torch.Tensor:
     return torch.linalg.svdvals(model.end_to_end())
 
 
+def stationarity(
+    model: EnsembleMLP,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: str,
+    lam: torch.Tensor,
+    ref: Sequence[torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """How far each member is from a stationary point of L_λ = E + (λ/2)‖θ − θ_ref‖².
+
+    Returns per member (K,): ``grad_reg`` = ‖∇E + λ(θ − θ_ref)‖ (the gradient of L_λ, full data)
+    and ``residual`` = that norm / ‖λ(θ − θ_ref)‖, the relative stationarity residual (0 at a
+    stationary point; inf where λ(θ − θ_ref) = 0, e.g. at λ = 0: judge those by ``grad_reg``).
+    """
+    params = list(model.parameters())
+    with torch.enable_grad():
+        err = member_error(model(x), y, loss)
+        grads = torch.autograd.grad(err.sum(), params)
+    k = model.n_members
+    lam = torch.as_tensor(lam, dtype=params[0].dtype, device=params[0].device).reshape(-1)
+    lam = lam.expand(k) if lam.numel() == 1 else lam
+    g2 = torch.zeros(k, dtype=params[0].dtype, device=params[0].device)
+    p2 = torch.zeros_like(g2)
+    refs = ref if ref is not None else [None] * len(params)
+    for p, g, r in zip(params, grads, refs, strict=True):
+        shape = (k,) + (1,) * (p.dim() - 1)
+        pull = lam.view(shape) * (p.detach() if r is None else p.detach() - r)
+        g2 += (g + pull).reshape(k, -1).pow(2).sum(dim=1)
+        p2 += pull.reshape(k, -1).pow(2).sum(dim=1)
+    grad_reg = g2.sqrt()
+    residual = torch.where(p2 > 0, grad_reg / p2.sqrt(), torch.full_like(g2, float("inf")))
+    return {"grad_reg": grad_reg.detach(), "residual": residual.detach()}
+
+
+def converged(residual: np.ndarray, grad_reg: np.ndarray, rtol: float, atol: float
+              ) -> np.ndarray:
+    """Per point and member: True where the relative residual is at most ``rtol`` or the
+    gradient of L_λ itself is at most ``atol`` (points at θ ≈ θ_ref, where the relative residual
+    is 0/0). Both arrays come from :func:`stationarity`."""
+    if not (rtol > 0 and atol >= 0):
+        raise ValueError(f"need rtol > 0 and atol >= 0, got {rtol} and {atol}")
+    return (np.asarray(residual) <= rtol) | (np.asarray(grad_reg) <= atol)
+
+
 # --------------------------------------------------------------------------------------------
 # Evaluation along any path
 

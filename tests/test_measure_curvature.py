@@ -500,3 +500,27 @@ def test_hutchpp_is_unbiased_and_beats_hutchinson_on_a_dominant_spectrum():
     assert 0.5 < np.sqrt(np.mean([e.stderr ** 2 for e in pp])) / values.std(ddof=1) < 2.0
     with pytest.raises(ValueError, match="n_samples >= 6"):
         C.hutchpp_trace(fn, theta, 5)
+
+
+def test_smallest_regularised_eigenvalue_dense_and_lanczos_agree():
+    torch.manual_seed(0)
+    x = torch.randn(40, 3, dtype=torch.float64)
+    y = torch.randint(0, 2, (40,))
+    net = mlp(3, [4], 2, seeds=[0, 1], dtype=torch.float64)
+    lam = torch.tensor([0.0, 0.5], dtype=torch.float64)
+    dense = C.smallest_regularised_eigenvalues(net, x, y, "cross_entropy", lam)
+    lanczos = C.smallest_regularised_eigenvalues(net, x, y, "cross_entropy", lam, dense_max=1,
+                                                 tol=1e-10)
+    np.testing.assert_allclose(dense, lanczos, atol=1e-8)
+    fn, theta = C.member_objective(net, 1, x, y, "cross_entropy")
+    expected = float(torch.linalg.eigvalsh(C.dense_hessian(fn, theta))[0]) + 0.5
+    assert dense[1] == pytest.approx(expected)
+    # θ = 0 of a deep linear net with one hidden layer is a saddle of E (eigenvalues ±2m)
+    # and stays one below λ = 2m: a negative smallest eigenvalue
+    lin = deep_linear(3, 3, 1, 1, seeds=[0])
+    with torch.no_grad():
+        for p in lin.parameters():
+            p.zero_()
+    xs = torch.randn(200, 3, dtype=torch.float64)
+    low = C.smallest_regularised_eigenvalues(lin, xs, xs[:, :1], "mse", 0.1)
+    assert low[0] < -0.5
