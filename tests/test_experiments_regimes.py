@@ -1,13 +1,18 @@
-"""Chapter 3's machinery: staircase detection, digits lost per transition, the warm β sweep
-(fresh optimiser per β, best weights restored, ensemble = separate seeds, checkpoints)."""
+"""Chapter 3's machinery: settings per profile, the warm β sweep (fresh optimiser per β,
+early stopping, ensemble = separate seeds, checkpoints, the way down), the hierarchy of
+transitions and every finding, each with a negative control. The threshold staircase
+(:func:`l2lib.analysis.transitions.staircase`, still used by chapter 5's paths) keeps its
+idealised tests here."""
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from l2lib.analysis import transitions
+from l2lib.analysis.findings import Verdict
 from l2lib.data import load_dataset
 from l2lib.experiments import regimes
 from l2lib.measure import observables as measure
@@ -100,17 +105,27 @@ def test_jump_contrast_sees_a_norm_that_jumps_with_the_accuracy():
     assert contrast[0] > 5 and contrast[1] == pytest.approx(1.0)
 
 
-def test_loss_order_agreement():
+def test_loss_order_agreement_ranks_a_regained_digit_by_its_final_loss():
     paper = regimes.PAPER_MNIST["loss_order"]
     assert regimes.loss_order_agreement(paper) == pytest.approx(1.0)
     assert regimes.loss_order_agreement(paper[::-1]) < -0.9
+    # plateaus in the paper's order up to digit 7; digit 0 is lost at T1, regained at T2 and
+    # still recognised at the end, where the paper ranks it (lost last)
+    groups = [list(g) for g in paper]
+    recognised = [[d for d in range(10) if d not in sum(groups[:k], [])] for k in range(8)]
+    recognised[1] = [d for d in recognised[1] if d != 0]
+    assert recognised[-1] == [0]
+    assert regimes.loss_order_agreement([], recognised=recognised) == pytest.approx(1.0)
+    lost = [sorted(set(a) - set(b)) for a, b in zip(recognised[:-1], recognised[1:], strict=True)]
+    assert lost[0] == [0, 5]  # the naive reading loses 0 first and never again ...
+    assert regimes.loss_order_agreement(lost) < 0.9  # ... and mis-ranks it
 
 
 @pytest.fixture(scope="module")
 def tiny():
     data = load_dataset("digits", dtype=torch.float64, n_test=200)
-    settings = regimes.regime_settings("smoke", hidden=(8,), beta_max=0.03, beta_step=0.01,
-                                       hessian_every=2, hessian_probes=2)
+    settings = regimes.settings("smoke", hidden=(8,), beta_max=0.03, beta_step=0.01,
+                                hessian_every=2, hessian_probes=2)
     return data, settings
 
 
@@ -177,4 +192,139 @@ def test_checkpoints_hold_the_observed_states_and_the_down_sweep_starts_at_the_t
 ])
 def test_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        regimes.regime_settings(**kwargs)
+        regimes.settings(**kwargs)
+
+
+def test_profiles_quick_is_the_defaults_and_reference_is_the_paper_grid_up_and_down():
+    assert regimes.settings("quick") == regimes.RegimeSettings()
+    assert regimes.regime_settings is regimes.settings  # chapter 5's name
+    ref = regimes.settings("reference")
+    assert len(ref.betas) == 501 and ref.sweep_down and ref.n_seeds == 3
+    assert ref.early_stopping == "authors" and ref.first_train.max_epochs == 50
+    assert regimes.settings("quick", lr=1e-2).train.lr == 1e-2
+    assert regimes.settings("quick", beta_max=None) == regimes.RegimeSettings()
+    with pytest.raises(ValueError, match="early_stopping"):
+        regimes.settings("quick", early_stopping="best")
+
+
+def test_sweep_down_is_honoured(tiny, tmp_path):
+    data, settings = tiny
+    up, down = regimes.sweeps(data, replace(settings, sweep_down=False), [0], tmp_path,
+                              progress=False)
+    assert down is None
+    up, down = regimes.sweeps(data, settings, [0], tmp_path, progress=False)
+    assert down.result.direction == "down" and down.result.lams[0] == settings.betas[-1]
+    summary = regimes.hysteresis_summary(up.result, down.result)
+    assert set(summary) >= {"width", "acc0_up", "acc0_down"}
+
+
+def test_authors_early_stopping_in_the_sweep(tiny, tmp_path):
+    data, settings = tiny
+    sweep = regimes.standard_sweep(data, settings, [0], tmp_path, progress=False)
+    authors = sweep.result.obs["authors_epochs"][:, 0]
+    assert authors[0] <= settings.first_max_epochs  # β = 0 capped
+    np.testing.assert_array_equal(sweep.result.obs["epochs"][:, 0], authors + 1)  # one discarded
+
+
+def test_authors_curve_is_the_published_mean():
+    betas, acc = regimes.authors_curve()
+    assert betas[0] == 0 and len(betas) == 501
+    assert acc[0] == pytest.approx(0.9747, abs=1e-3)  # (97.70 + 97.37 + 97.35) / 3
+    assert acc[-1] == pytest.approx(0.1, abs=0.02)
+
+
+# ---- the hierarchy and the findings, on constructed sweeps
+
+
+PAPER_T_INDEX = [12, 19, 30, 37, 42]  # grid step 0.002: 0.024..0.026, ... → near the paper's T
+
+
+def mnist_like(order=regimes.PAPER_MNIST["loss_order"], t_index=PAPER_T_INDEX, members=3,
+               n=51, jitter=(0, 1, 0)):
+    """A sweep on β = 0, 0.002, …, 0.1 with the paper's staircase: at each transition the norm
+    falls, the losses and the accuracy jump, and the next digit groups are lost."""
+    lams = np.linspace(0, 0.1, n)
+    groups = [list(g) for g in order]
+    # digits lost per transition: 5 transitions, 8 groups → T1: 5,8; T2: 9; T3: 2,4,6; T4: 3,1; T5: 7,0
+    per_t = [groups[0] + groups[1], groups[2], groups[3], groups[4] + groups[5],
+             groups[6] + groups[7]]
+    obs = {k: np.zeros((n, members)) for k in ("norm", "train_ce", "test_ce", "test_acc")}
+    obs["class_acc"] = np.zeros((n, members, 10))
+    rng = np.random.default_rng(0)
+    for m in range(members):
+        starts = [i + jitter[m % len(jitter)] for i in t_index]
+        k = np.searchsorted(starts, np.arange(n), side="right")
+        obs["norm"][:, m] = 9 - 10 * lams - 1.5 * k + rng.normal(0, 0.02, n)
+        obs["train_ce"][:, m] = 0.3 + 3 * lams + 0.3 * k + rng.normal(0, 0.01, n)
+        obs["test_ce"][:, m] = obs["train_ce"][:, m] + 0.05 + rng.normal(0, 0.01, n)
+        for c in range(10):
+            lost_at = next(j for j, g in enumerate(per_t) if c in g)
+            obs["class_acc"][:, m, c] = np.where(k > lost_at, 0.0, 0.97)
+        obs["test_acc"][:, m] = obs["class_acc"][:, m].mean(axis=1) + rng.normal(0, 0.005, n)
+    return SweepResult(lams, obs, "up")
+
+
+def test_hierarchy_of_a_paper_like_sweep_and_all_findings_agree():
+    h = regimes.hierarchy(mnist_like())
+    assert len(h.transitions) == 5
+    assert h.lost_consensus()[0] == [5, 8] and h.lost_consensus()[-1] == [0, 7]
+    assert np.all(h.tau > 0.95)  # five transitions merge some of the paper's eight groups
+    found = {f.key: f for f in regimes.findings(h, dataset="mnist-10k", beta_step=0.002)}
+    for key in ("regimes.count", "regimes.positions", "regimes.order", "regimes.tenfold"):
+        assert found[key].verdict is Verdict.AGREES, found[key]
+    # plateaus of the construction: 8, 7, 4, 2, 0 of 10 digits → within 10 points of the paper
+    assert found["regimes.plateaus"].verdict is Verdict.AGREES
+    assert found["regimes.hysteresis"].verdict is Verdict.NOT_MEASURABLE
+
+
+def test_findings_negative_controls():
+    late = regimes.hierarchy(mnist_like(t_index=[16, 23, 34, 41, 46]))  # T shifted by +0.008
+    assert regimes.finding_positions(late, "mnist", 0.002).verdict is Verdict.DISAGREES
+    assert regimes.finding_count(late, "mnist").verdict is Verdict.AGREES
+    four = regimes.hierarchy(mnist_like(t_index=[12, 19, 30, 42]))
+    assert regimes.finding_count(four, "mnist").verdict is Verdict.DISAGREES
+    assert regimes.finding_plateaus(four, "mnist").verdict is Verdict.UNDECIDED
+    # a shuffled order that the old rule (τ > 0.5) would have passed
+    order = [(3,), (5,), (9,), (8,), (1,), (2, 4, 6), (7,), (0,)]
+    shuffled = regimes.hierarchy(mnist_like(order=order))
+    tau = float(np.median(shuffled.tau))
+    assert 0.5 < tau < regimes.TAU_MIN
+    assert regimes.finding_order(shuffled, "mnist").verdict is Verdict.DISAGREES
+    assert regimes.finding_order(regimes.hierarchy(mnist_like(order=order[::-1])),
+                                 "mnist").verdict is Verdict.DISAGREES
+
+
+def test_findings_undecided_and_not_measurable_cases():
+    h = regimes.hierarchy(mnist_like())
+    assert regimes.finding_count(h, "digits").verdict is Verdict.NOT_MEASURABLE
+    assert regimes.finding_positions(h, "mnist", 0.01).verdict is Verdict.NOT_MEASURABLE
+    straddle = replace(h, tau=np.array([0.9, 0.6, 0.8]))
+    assert regimes.finding_order(straddle, "mnist").verdict is Verdict.UNDECIDED
+    wide = replace(h, plateaus=h.plateaus + np.array([[0.0], [0.3], [-0.3]]))
+    assert regimes.finding_plateaus(wide, "mnist").verdict is Verdict.UNDECIDED
+    none = replace(h, transitions=[])
+    assert regimes.finding_tenfold(none).verdict is Verdict.UNDECIDED
+
+
+def test_tenfold_rule_fails_when_accuracy_does_not_follow_the_digits():
+    h = regimes.hierarchy(mnist_like())
+    assert regimes.finding_tenfold(h).verdict is Verdict.AGREES
+    off = replace(h, plateaus=h.plateaus + 0.15)
+    assert regimes.finding_tenfold(off).verdict is Verdict.DISAGREES
+
+
+def test_hysteresis_and_curvature_findings():
+    up = SweepResult(np.linspace(0, 0.1, 11), {"test_acc": np.linspace(0.9, 0.1, 11)[:, None]},
+                     "up")
+    same = SweepResult(up.lams[::-1], {"test_acc": up.obs["test_acc"][::-1]}, "down")
+    stuck = SweepResult(up.lams[::-1], {"test_acc": np.full((11, 1), 0.1)}, "down")
+    assert regimes.finding_hysteresis(regimes.hysteresis_summary(up, same),
+                                      0.01).verdict is Verdict.DISAGREES
+    assert regimes.finding_hysteresis(regimes.hysteresis_summary(up, stuck),
+                                      0.01).verdict is Verdict.AGREES
+    # review R3: checkpoints ≈ -0.05, controls ≈ -0.06: must not agree
+    assert regimes.finding_curvature([-0.05, -0.05, -0.04],
+                                     [-0.06, -0.06, -0.05]).verdict is Verdict.DISAGREES
+    assert regimes.finding_curvature([-0.5, -0.4, -0.6],
+                                     [-0.06, -0.05, -0.05]).verdict is Verdict.AGREES
+    assert regimes.finding_curvature([-0.5], [-0.06, -0.05]).verdict is Verdict.NOT_MEASURABLE
