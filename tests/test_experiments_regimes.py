@@ -245,7 +245,7 @@ def mnist_like(order=regimes.PAPER_MNIST["loss_order"], t_index=PAPER_T_INDEX, m
     falls, the losses and the accuracy jump, and the next digit groups are lost."""
     lams = np.linspace(0, 0.1, n)
     groups = [list(g) for g in order]
-    # digits lost per transition: 5 transitions, 8 groups → T1: 5,8; T2: 9; T3: 2,4,6; T4: 3,1; T5: 7,0
+    # 5 transitions, 8 groups: T1 loses 5, 8; T2 9; T3 2, 4, 6; T4 3, 1; T5 7, 0
     per_t = [groups[0] + groups[1], groups[2], groups[3], groups[4] + groups[5],
              groups[6] + groups[7]]
     obs = {k: np.zeros((n, members)) for k in ("norm", "train_ce", "test_ce", "test_acc")}

@@ -18,7 +18,8 @@ slow decline, however steep overall, gives no large z.
 **Per seed: simultaneous jumps.** A step is a *jump* when at least one signal has z ≥ ``z_strong``
 and at least ``min_signals`` signals have z ≥ ``z_weak`` at that step or within ``window``
 steps of it, and a test-set *witness* (test cross-entropy or test accuracy, where given) moves
-the same way by at least ``z_witness``: a transition loses accuracy on unseen data. Jumps closer than ``merge`` steps are one transition (a jump spread over two grid
+the same way by at least ``z_witness``: a transition loses accuracy on unseen data. Jumps closer
+than ``merge`` steps are one transition (a jump spread over two grid
 steps), located at the step with the largest sum of positive z. The first grid step is skipped
 when the grid starts at β = 0: β = 0 is no regularised minimum (the norm of an unregularised
 classifier grows with training time). Across the next steps ‖θ‖ keeps relaxing (90 → 31 → 24 on
@@ -26,7 +27,8 @@ MNIST) and the training loss rises, but the test loss does not (z ≈ 0.1–0.5 
 every published transition): the witness rule keeps this relaxation out.
 
 **Across seeds: matching.** The seeds' transitions are pooled and grouped in increasing β (gaps
-≤ ``match``, at most one jump per seed in a group); a group seen in at least ``min_seeds`` seeds is a transition T_k,
+≤ ``match``, at most one jump per seed in a group); a group seen in at least ``min_seeds`` seeds is
+a transition T_k,
 reported as the median of its seeds' β with their range as the spread.
 
 The thresholds are this companion's, pinned by tests: on the authors' published curves the rule

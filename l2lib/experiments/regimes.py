@@ -68,7 +68,8 @@ class RegimeSettings:
     every ``hessian_every``-th grid point (0: never; NaN elsewhere), on ``hessian_n`` training
     images (None: all). ``n_train`` None uses the whole training split. ``sweep_down`` runs the
     downward sweep (hysteresis). ``first_max_epochs`` caps the training at β = 0 (the authors'
-    rule runs all 50 epochs there, as the cross-entropy keeps falling without a penalty). ``min_drop`` is the accuracy fall per grid step of the old
+    rule runs all 50 epochs there, as the cross-entropy keeps falling without a penalty).
+    ``min_drop`` is the accuracy fall per grid step of the old
     threshold rule :func:`detect_regimes` (chapter 5's paths).
     """
 
