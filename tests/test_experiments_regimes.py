@@ -280,9 +280,9 @@ def test_hierarchy_of_a_paper_like_sweep_and_all_findings_agree():
 def test_findings_negative_controls():
     late = regimes.hierarchy(mnist_like(t_index=[16, 23, 34, 41, 46]))  # T shifted by +0.008
     assert regimes.finding_positions(late, "mnist", 0.002).verdict is Verdict.DISAGREES
-    assert regimes.finding_count(late, "mnist").verdict is Verdict.AGREES
+    assert regimes.finding_count(late, "mnist", 0.002).verdict is Verdict.AGREES
     four = regimes.hierarchy(mnist_like(t_index=[12, 19, 30, 42]))
-    assert regimes.finding_count(four, "mnist").verdict is Verdict.DISAGREES
+    assert regimes.finding_count(four, "mnist", 0.002).verdict is Verdict.DISAGREES
     assert regimes.finding_plateaus(four, "mnist").verdict is Verdict.UNDECIDED
     # a shuffled order that the old rule (τ > 0.5) would have passed
     order = [(3,), (5,), (9,), (8,), (1,), (2, 4, 6), (7,), (0,)]
@@ -296,7 +296,8 @@ def test_findings_negative_controls():
 
 def test_findings_undecided_and_not_measurable_cases():
     h = regimes.hierarchy(mnist_like())
-    assert regimes.finding_count(h, "digits").verdict is Verdict.NOT_MEASURABLE
+    assert regimes.finding_count(h, "digits", 0.002).verdict is Verdict.NOT_MEASURABLE
+    assert regimes.finding_count(h, "mnist", 0.01).verdict is Verdict.NOT_MEASURABLE
     assert regimes.finding_positions(h, "mnist", 0.01).verdict is Verdict.NOT_MEASURABLE
     straddle = replace(h, tau=np.array([0.9, 0.6, 0.8]))
     assert regimes.finding_order(straddle, "mnist").verdict is Verdict.UNDECIDED

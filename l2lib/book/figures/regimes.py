@@ -1,0 +1,88 @@
+"""Figures of chapter 3 (accuracy regimes): observables along the sweep with the detected and the
+published transitions, the per-digit heat map, Hessian eigenvalues at checkpoints and controls."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from l2lib.book import plots
+from l2lib.experiments.regimes import Hierarchy
+from l2lib.train.sweep import SweepResult
+
+PANELS = (("test_acc", "test accuracy"), ("train_ce", "training cross-entropy"),
+          ("test_ce", "test cross-entropy"), ("objective", "regularised loss E + (β/2)‖θ‖²"),
+          ("norm", "‖θ‖"))
+
+
+def _transitions(ax: Axes, h: Hierarchy, paper: Sequence[float] | None) -> None:
+    """Detected T_k (green line at the median, band over the seed range); paper's (dotted)."""
+    for t in h.transitions:
+        ax.axvline(t.beta, color="C2", lw=0.8, alpha=0.8)
+        if t.high > t.low:
+            ax.axvspan(t.low, t.high, color="C2", alpha=0.15, lw=0)
+    for t in paper or ():
+        ax.axvline(t, color="0.4", lw=0.8, ls=":")
+
+
+def observables(up: SweepResult, down: SweepResult | None, h: Hierarchy, *,
+                paper: Sequence[float] | None = None,
+                authors: tuple[np.ndarray, np.ndarray] | None = None) -> Figure:
+    """Five observables against β (seed mean, ±1 s.d. band; the way down dashed) and accuracy
+    against ‖θ‖. ``paper``: the published T_k (dotted); ``authors``: (β, accuracy) of the
+    authors' mean test-accuracy curve, drawn on the accuracy panel."""
+    up = up.ascending()
+    back = down.ascending() if down is not None else None
+    fig, axes = plots.panels(3, rows=2, height=2.5)
+    for ax, (name, title) in zip(axes.flat, PANELS, strict=False):
+        plots.sweep_pair(ax, up.lams, up.mean(name), None if back is None else back.mean(name),
+                         spread_up=up.obs[name].std(axis=1))
+        _transitions(ax, h, paper)
+        plots.label(ax, "β", title)
+    if authors is not None:
+        axes[0, 0].plot(*authors, color="k", lw=0.8, alpha=0.7, label="authors (MNIST 60k)")
+    axes[0, 0].legend(fontsize=7)
+    ax = axes[1, 2]
+    ax.plot(up.mean("norm"), up.mean("test_acc"), "o-", ms=3, color="C0", label="sweep up")
+    if back is not None:
+        ax.plot(back.mean("norm"), back.mean("test_acc"), "v--", ms=3, color="C3",
+                label="sweep down")
+    plots.label(ax, "‖θ‖", "test accuracy", "accuracy against the weight norm", legend=True)
+    fig.suptitle("Along the warm β sweep (mean over seeds; band ±1 s.d.); green: detected "
+                 "transitions (band: seed range)" + ("; dotted: the paper's" if paper else ""))
+    return fig
+
+
+def digit_heatmap(up: SweepResult, h: Hierarchy) -> Figure:
+    """Test recall per digit along the upward sweep (mean over seeds), transitions dashed."""
+    up = up.ascending()
+    heat = up.mean("class_acc").T
+    fig, ax = plt.subplots(figsize=(9, 3.2), layout="constrained")
+    step = float(np.median(np.diff(up.lams)))
+    im = ax.imshow(heat, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
+                   extent=(up.lams[0] - step / 2, up.lams[-1] + step / 2, -0.5,
+                           heat.shape[0] - 0.5), interpolation="nearest")
+    for t in h.transitions:
+        ax.axvline(t.beta, color="w", lw=0.8, ls="--")
+    ax.set_yticks(range(heat.shape[0]))
+    ax.grid(False)
+    plots.label(ax, "β", "digit", "Test recall per digit along the upward sweep (mean over seeds)")
+    fig.colorbar(im, ax=ax, label="recall")
+    return fig
+
+
+def checkpoint_eigenvalues(betas: np.ndarray, near: np.ndarray, far_betas: np.ndarray,
+                           far: np.ndarray) -> Figure:
+    """Smallest eigenvalue of ∇²E at the transition checkpoints and at mid-plateau controls,
+    with −β (below it the regularised loss is concave there)."""
+    fig, ax = plt.subplots(figsize=(5.5, 2.8), layout="constrained")
+    ax.plot(betas, near, "s", color="C3", label="transition checkpoints")
+    ax.plot(far_betas, far, "o", color="C0", label="mid-plateau controls")
+    grid = np.linspace(0, max(np.max(betas, initial=0), np.max(far_betas, initial=0)), 50)
+    ax.plot(grid, -grid, "k:", lw=1, label="−β")
+    plots.label(ax, "β", "smallest eigenvalue of ∇²E", legend=True)
+    return fig
