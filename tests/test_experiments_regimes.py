@@ -177,6 +177,7 @@ def test_checkpoints_hold_the_observed_states_and_the_down_sweep_starts_at_the_t
         acc = measure.accuracy(model, data.x_test, data.y_test).numpy()
         np.testing.assert_allclose(acc, up.result.obs["test_acc"][i])
     assert np.isfinite(up.result.obs["eig_min"][::2, 0]).all()
+    assert np.isfinite(up.result.obs["top_eigenvalues"][::2, 0]).all()
     assert np.isnan(up.result.obs["eig_min"][1::2, 0]).all()  # measured every 2nd point only
     with pytest.raises(ValueError, match="start="):
         regimes.standard_sweep(data, settings, [0], tmp_path, direction="down")
@@ -329,3 +330,31 @@ def test_hysteresis_and_curvature_findings():
     assert regimes.finding_curvature([-0.5, -0.4, -0.6],
                                      [-0.06, -0.05, -0.05]).verdict is Verdict.AGREES
     assert regimes.finding_curvature([-0.5], [-0.06, -0.05]).verdict is Verdict.NOT_MEASURABLE
+    with_top = regimes.finding_curvature([-0.5, -0.4], [-0.06, -0.05],
+                                         np.array([[3.0, -0.5], [2.0, 1.0]]),
+                                         np.array([[3.0, 1.0], [2.0, 1.0]]))
+    assert "0.5 (checkpoints), 0.0 (controls)" in with_top.companion
+
+
+def test_chapter_pipeline_on_a_tiny_sweep(tiny, tmp_path):
+    """Every call chapter 3 makes, on a tiny sweep: the outputs have the shapes it needs."""
+    data, settings = tiny
+    settings = replace(settings, n_curvature=2, spectrum_k=3)
+    up, down = regimes.sweeps(data, settings, [0, 1], tmp_path, progress=False)
+    h = regimes.hierarchy(up.result)
+    forced = replace(h, indices=[[0, 2], [0, 2]])  # pretend two transitions for the controls
+    assert regimes.control_indices(forced) == ([0, 2], [])
+    curv = regimes.curvature_check(up, data, h, settings)
+    assert curv["near_top"].shape[1] == 3
+    found = regimes.findings(h, dataset=data.name, beta_step=settings.beta_step,
+                             hysteresis=regimes.hysteresis_summary(up.result, down.result),
+                             curvature_points=curv)
+    assert [f.key for f in found][-1] == "regimes.curvature"
+    assert all(f.verdict is Verdict.NOT_MEASURABLE for f in found[:4])  # digits, not MNIST
+    numbers = regimes.numbers(h, found)
+    assert numbers["verdict_count"] == Verdict.NOT_MEASURABLE.value
+    assert len(regimes.finding_rows(found)) == len(found)
+    assert regimes.table_rows(h, data.name) == [] or "digits lost" in regimes.table_rows(
+        h, data.name)[0]
+    assert regimes.paper_overlay("digits") == (None, None)
+    assert regimes.paper_overlay("mnist-10k")[0] == regimes.PAPER_MNIST["transitions"]

@@ -75,14 +75,23 @@ def digit_heatmap(up: SweepResult, h: Hierarchy) -> Figure:
     return fig
 
 
-def checkpoint_eigenvalues(betas: np.ndarray, near: np.ndarray, far_betas: np.ndarray,
-                           far: np.ndarray) -> Figure:
-    """Smallest eigenvalue of ∇²E at the transition checkpoints and at mid-plateau controls,
-    with −β (below it the regularised loss is concave there)."""
-    fig, ax = plt.subplots(figsize=(5.5, 2.8), layout="constrained")
-    ax.plot(betas, near, "s", color="C3", label="transition checkpoints")
-    ax.plot(far_betas, far, "o", color="C0", label="mid-plateau controls")
-    grid = np.linspace(0, max(np.max(betas, initial=0), np.max(far_betas, initial=0)), 50)
+def checkpoint_eigenvalues(curv: dict[str, np.ndarray]) -> Figure:
+    """Left: smallest eigenvalue of ∇²E at the transition checkpoints and mid-plateau controls,
+    with −β (below it the regularised loss is concave there). Right: their top-k spectra by
+    magnitude (signed; the authors keep k = 30). ``curv``: from ``regimes.curvature_check``."""
+    fig, axes = plots.panels(2, width=4.2, height=2.8)
+    ax = axes[0]
+    ax.plot(curv["near_beta"], curv["near"], "s", color="C3", label="transition checkpoints")
+    ax.plot(curv["far_beta"], curv["far"], "o", color="C0", label="mid-plateau controls")
+    top = max(np.max(curv["near_beta"], initial=0), np.max(curv["far_beta"], initial=0))
+    grid = np.linspace(0, top, 50)
     ax.plot(grid, -grid, "k:", lw=1, label="−β")
     plots.label(ax, "β", "smallest eigenvalue of ∇²E", legend=True)
+    ax = axes[1]
+    for name, marker, color in (("near", "s", "C3"), ("far", "o", "C0")):
+        for beta, values in zip(curv[f"{name}_beta"], curv.get(f"{name}_top", []), strict=False):
+            ax.plot(np.full(len(values), beta), values, marker, ms=3, color=color, alpha=0.6)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_yscale("symlog", linthresh=1e-2)
+    plots.label(ax, "β", "top eigenvalues of ∇²E by |λ|", "red: checkpoints, blue: controls")
     return fig
