@@ -80,31 +80,6 @@ def test_detect_regimes_names_the_digits_lost_at_each_transition():
     assert regimes.detect_regimes(result, member=1).lost == found.lost
 
 
-def test_hessian_summaries_and_recovery_of_a_down_sweep():
-    betas = np.array([0.0, 0.01, 0.02, 0.03, 0.04])
-    mask = regimes.near_transitions(betas, [0.025], 0.006)
-    assert mask.tolist() == [False, False, True, True, False]
-    stats = regimes.negative_curvature_near_transitions(
-        betas, np.array([-0.001, -0.002, -0.05, -0.04, -0.003]), [0.025], 0.006)
-    assert stats["near"] == pytest.approx(-0.045) and stats["far"] == pytest.approx(-0.002)
-    assert stats["concave"] == 3  # eig_min < -β at β = 0, 0.02 and 0.03
-    down = SweepResult(betas[::-1], {"test_acc": np.array([[0.1], [0.1], [0.1], [0.5], [0.9]])},
-                       "down")
-    assert regimes.recovery_beta(down, 0.8) == 0.0
-    assert regimes.recovery_beta(down, 0.4) == 0.01
-    assert regimes.recovery_beta(down, 0.95) is None
-
-
-def test_jump_contrast_sees_a_norm_that_jumps_with_the_accuracy():
-    result = synthetic_sweep([(5,), (8, 9)], [10, 20])
-    norm = np.linspace(10, 4, 60)[:, None].repeat(2, axis=1)
-    norm[10:] -= 1.0  # jumps with the first transition
-    result.obs["norm"] = norm
-    found = regimes.detect_regimes(result)
-    contrast = regimes.jump_contrast(result, found)
-    assert contrast[0] > 5 and contrast[1] == pytest.approx(1.0)
-
-
 def test_loss_order_agreement_ranks_a_regained_digit_by_its_final_loss():
     paper = regimes.PAPER_MNIST["loss_order"]
     assert regimes.loss_order_agreement(paper) == pytest.approx(1.0)

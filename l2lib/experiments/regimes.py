@@ -6,12 +6,16 @@ per β with early stopping (patience 5), β from 0 to 0.1 in steps of 2e-4, warm
 optimiser at every β, three seeds. The penalty is (β/2)‖θ‖² over all weights and biases, which
 is what their ``Adam(weight_decay=β)`` applies (:mod:`l2lib.losses`).
 
-Early stopping monitors the epoch mean of the *regularised* objective by default and restores
-the weights of the best epoch. Monitoring the training cross-entropy instead (``monitor="error"``)
-stops every β after six epochs and restores the first one: raising β makes the cross-entropy
-rise while the objective converges. The authors' scripts monitored the cross-entropy but, by a
-copying slip, kept the last epoch's weights; neither of their bookkeeping slips (that one, and
-a logged regularised loss with twice the applied penalty) is repeated here.
+Early stopping (``RegimeSettings.early_stopping``): ``"authors"`` follows their scripts — the
+epoch-mean training cross-entropy is monitored and the *last* epoch kept (a copying slip of
+theirs), so a warm-started β trains ≈ 1 + patience = 6 epochs; ``"objective"`` monitors the
+regularised objective and restores the best epoch (:mod:`l2lib.train.early_stopping`). Their
+logged regularised loss, with twice the applied penalty, is not repeated here.
+
+Transitions are found as the paper defines them, simultaneous jumps of ‖θ‖, the losses and the
+accuracy per seed, matched across seeds (:mod:`l2lib.analysis.staircase`, :func:`hierarchy`);
+:func:`findings` turns them into the chapter's verdicts. :func:`detect_regimes`, the older
+accuracy-drop threshold rule, remains for chapter 5's Pathfinder paths.
 
 The three seeds are members of one ensemble trained together (:mod:`l2lib.train`); every member
 has its own data order and early stopping, so this equals three separate sweeps (tested).
@@ -397,52 +401,6 @@ def loss_order_agreement(lost: Sequence[Sequence[int]],
     here = (staircase.loss_ranks(recognised) if recognised is not None
             else staircase.group_ranks(lost))
     return staircase.kendall_tau(here, staircase.group_ranks(paper))
-
-
-def near_transitions(betas: np.ndarray, transitions_at: Sequence[float],
-                     radius: float) -> np.ndarray:
-    """Boolean mask of the ``betas`` within ``radius`` of any transition."""
-    betas = np.asarray(betas, dtype=np.float64)
-    if not transitions_at:
-        return np.zeros(betas.shape, dtype=bool)
-    gaps = np.abs(betas[:, None] - np.asarray(transitions_at, dtype=np.float64)[None, :])
-    return gaps.min(axis=1) <= radius
-
-
-def negative_curvature_near_transitions(
-    betas: np.ndarray, eig_min: np.ndarray, transitions_at: Sequence[float], radius: float,
-) -> dict[str, float | int]:
-    """The smallest Hessian eigenvalue of E near the transitions and away from them (medians),
-    and how many points have eig_min < −β, i.e. a concave direction of the regularised loss."""
-    betas, eig_min = np.asarray(betas, dtype=np.float64), np.asarray(eig_min, dtype=np.float64)
-    near = near_transitions(betas, transitions_at, radius)
-    return {
-        "near": float(np.median(eig_min[near])) if near.any() else float("nan"),
-        "far": float(np.median(eig_min[~near])) if (~near).any() else float("nan"),
-        "n_near": int(near.sum()),
-        "n_far": int((~near).sum()),
-        "concave": int(np.sum(eig_min < -betas)),
-    }
-
-
-def recovery_beta(down: SweepResult, level: float) -> float | None:
-    """The largest β at which a downward sweep's mean test accuracy reaches ``level`` again
-    (None if it never does): below it the learning branch is regained."""
-    result = down.ascending()
-    reached = np.flatnonzero(result.mean("test_acc") >= level)
-    return float(result.lams[reached[-1]]) if reached.size else None
-
-
-def jump_contrast(result: SweepResult, found: Regimes, name: str = "norm") -> list[float]:
-    """For each transition: the change of the seed-mean ``name`` across its largest accuracy
-    step, divided by the median absolute change per grid step elsewhere on the sweep. A value
-    well above 1 means ``name`` jumps together with the accuracy (a first-order transition)."""
-    result = result.ascending() if result.direction != "up" else result
-    steps = np.abs(np.diff(result.mean(name)))
-    at = [int(np.searchsorted(result.lams, lam)) - 1 for lam in found.transitions]
-    elsewhere = np.delete(steps, at) if at else steps
-    typical = float(np.median(elsewhere)) if elsewhere.size else float("nan")
-    return [float(steps[i] / typical) if typical > 0 else float("inf") for i in at]
 
 
 # --------------------------------------------------------------------------------------------
