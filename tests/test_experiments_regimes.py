@@ -212,12 +212,12 @@ def test_authors_curve_is_the_published_mean():
 # ---- the hierarchy and the findings, on constructed sweeps
 
 
-PAPER_T_INDEX = [12, 19, 30, 37, 42]  # grid step 0.002: 0.024..0.026, ... → near the paper's T
+PAPER_T_INDEX = [124, 187, 295, 369, 423]  # the paper's T on the paper's grid (step 2e-4)
 
 
 def mnist_like(order=regimes.PAPER_MNIST["loss_order"], t_index=PAPER_T_INDEX, members=3,
-               n=51, jitter=(0, 1, 0)):
-    """A sweep on β = 0, 0.002, …, 0.1 with the paper's staircase: at each transition the norm
+               n=501, jitter=(0, 1, 0)):
+    """A sweep on β = 0, 2e-4, …, 0.1 with the paper's staircase: at each transition the norm
     falls, the losses and the accuracy jump, and the next digit groups are lost."""
     lams = np.linspace(0, 0.1, n)
     groups = [list(g) for g in order]
@@ -245,7 +245,7 @@ def test_hierarchy_of_a_paper_like_sweep_and_all_findings_agree():
     assert len(h.transitions) == 5
     assert h.lost_consensus()[0] == [5, 8] and h.lost_consensus()[-1] == [0, 7]
     assert np.all(h.tau > 0.95)  # five transitions merge some of the paper's eight groups
-    found = {f.key: f for f in regimes.findings(h, dataset="mnist-10k", beta_step=0.002)}
+    found = {f.key: f for f in regimes.findings(h, dataset="mnist-10k", beta_step=2e-4)}
     for key in ("regimes.count", "regimes.positions", "regimes.order", "regimes.tenfold"):
         assert found[key].verdict is Verdict.AGREES, found[key]
     # plateaus of the construction: 8, 7, 4, 2, 0 of 10 digits → within 10 points of the paper
@@ -254,40 +254,42 @@ def test_hierarchy_of_a_paper_like_sweep_and_all_findings_agree():
 
 
 def test_findings_negative_controls():
-    late = regimes.hierarchy(mnist_like(t_index=[16, 23, 34, 41, 46]))  # T shifted by +0.008
-    assert regimes.finding_positions(late, "mnist", 0.002).verdict is Verdict.DISAGREES
-    assert regimes.finding_count(late, "mnist", 0.002).verdict is Verdict.AGREES
-    four = regimes.hierarchy(mnist_like(t_index=[12, 19, 30, 42]))
-    assert regimes.finding_count(four, "mnist", 0.002).verdict is Verdict.DISAGREES
-    assert regimes.finding_plateaus(four, "mnist").verdict is Verdict.UNDECIDED
+    late = regimes.hierarchy(mnist_like(t_index=[i + 40 for i in PAPER_T_INDEX]))  # +0.008
+    assert regimes.finding_positions(late, "mnist", 2e-4).verdict is Verdict.DISAGREES
+    assert regimes.finding_count(late, "mnist", 2e-4).verdict is Verdict.AGREES
+    four = regimes.hierarchy(mnist_like(t_index=PAPER_T_INDEX[:3] + PAPER_T_INDEX[4:]))
+    assert regimes.finding_count(four, "mnist", 2e-4).verdict is Verdict.DISAGREES
+    assert regimes.finding_plateaus(four, "mnist", 2e-4).verdict is Verdict.UNDECIDED
     # a shuffled order that the old rule (τ > 0.5) would have passed
     order = [(3,), (5,), (9,), (8,), (1,), (2, 4, 6), (7,), (0,)]
     shuffled = regimes.hierarchy(mnist_like(order=order))
     tau = float(np.median(shuffled.tau))
     assert 0.5 < tau < regimes.TAU_MIN
-    assert regimes.finding_order(shuffled, "mnist").verdict is Verdict.DISAGREES
+    assert regimes.finding_order(shuffled, "mnist", 2e-4).verdict is Verdict.DISAGREES
     assert regimes.finding_order(regimes.hierarchy(mnist_like(order=order[::-1])),
-                                 "mnist").verdict is Verdict.DISAGREES
+                                 "mnist", 2e-4).verdict is Verdict.DISAGREES
 
 
 def test_findings_undecided_and_not_measurable_cases():
     h = regimes.hierarchy(mnist_like())
-    assert regimes.finding_count(h, "digits", 0.002).verdict is Verdict.NOT_MEASURABLE
-    assert regimes.finding_count(h, "mnist", 0.01).verdict is Verdict.NOT_MEASURABLE
-    assert regimes.finding_positions(h, "mnist", 0.01).verdict is Verdict.NOT_MEASURABLE
+    assert regimes.finding_count(h, "digits", 2e-4).verdict is Verdict.NOT_MEASURABLE
+    for coarse in (regimes.finding_positions(h, "mnist", 4e-3), regimes.finding_count(
+            h, "mnist", 1e-3), regimes.finding_order(h, "mnist", 4e-3),
+            regimes.finding_plateaus(h, "mnist", 4e-3), regimes.finding_tenfold(h, 4e-3)):
+        assert coarse.verdict is Verdict.NOT_MEASURABLE and "resolve" in coarse.note
     straddle = replace(h, tau=np.array([0.9, 0.6, 0.8]))
-    assert regimes.finding_order(straddle, "mnist").verdict is Verdict.UNDECIDED
+    assert regimes.finding_order(straddle, "mnist", 2e-4).verdict is Verdict.UNDECIDED
     wide = replace(h, plateaus=h.plateaus + np.array([[0.0], [0.3], [-0.3]]))
-    assert regimes.finding_plateaus(wide, "mnist").verdict is Verdict.UNDECIDED
+    assert regimes.finding_plateaus(wide, "mnist", 2e-4).verdict is Verdict.UNDECIDED
     none = replace(h, transitions=[])
-    assert regimes.finding_tenfold(none).verdict is Verdict.UNDECIDED
+    assert regimes.finding_tenfold(none, 2e-4).verdict is Verdict.UNDECIDED
 
 
 def test_tenfold_rule_fails_when_accuracy_does_not_follow_the_digits():
     h = regimes.hierarchy(mnist_like())
-    assert regimes.finding_tenfold(h).verdict is Verdict.AGREES
+    assert regimes.finding_tenfold(h, 2e-4).verdict is Verdict.AGREES
     off = replace(h, plateaus=h.plateaus + 0.15)
-    assert regimes.finding_tenfold(off).verdict is Verdict.DISAGREES
+    assert regimes.finding_tenfold(off, 2e-4).verdict is Verdict.DISAGREES
 
 
 def test_hysteresis_and_curvature_findings():
