@@ -246,6 +246,7 @@ def test_hierarchy_of_a_paper_like_sweep_and_all_findings_agree():
     assert h.lost_consensus()[0] == [5, 8] and h.lost_consensus()[-1] == [0, 7]
     assert np.all(h.tau > 0.95)  # five transitions merge some of the paper's eight groups
     found = {f.key: f for f in regimes.findings(h, dataset="mnist-10k", beta_step=2e-4)}
+    assert found["regimes.curve"].verdict in (Verdict.AGREES, Verdict.DISAGREES)
     for key in ("regimes.count", "regimes.positions", "regimes.order", "regimes.tenfold"):
         assert found[key].verdict is Verdict.AGREES, found[key]
     # plateaus of the construction: 8, 7, 4, 2, 0 of 10 digits → within 10 points of the paper
@@ -327,7 +328,7 @@ def test_chapter_pipeline_on_a_tiny_sweep(tiny, tmp_path):
                              hysteresis=regimes.hysteresis_summary(up.result, down.result),
                              curvature_points=curv)
     assert [f.key for f in found][-1] == "regimes.curvature"
-    assert all(f.verdict is Verdict.NOT_MEASURABLE for f in found[:4])  # digits, not MNIST
+    assert all(f.verdict is Verdict.NOT_MEASURABLE for f in found[:5])  # digits, not MNIST
     numbers = regimes.numbers(h, found)
     assert numbers["verdict_count"] == Verdict.NOT_MEASURABLE.value
     assert len(regimes.finding_rows(found)) == len(found)
@@ -335,3 +336,13 @@ def test_chapter_pipeline_on_a_tiny_sweep(tiny, tmp_path):
         h, data.name)[0]
     assert regimes.paper_overlay("digits") == (None, None)
     assert regimes.paper_overlay("mnist-10k")[0] == regimes.PAPER_MNIST["transitions"]
+
+
+def test_curve_finding_against_the_authors_curve():
+    betas, acc = regimes.authors_curve()
+    grid = betas[::20]
+    same = regimes.finding_curve(grid, np.interp(grid, betas, acc), "mnist-10k")
+    assert same.verdict is Verdict.AGREES and same.numbers["curve_gap_median"] < 1e-9
+    shifted = regimes.finding_curve(grid, np.interp(grid + 0.01, betas, acc), "mnist-10k")
+    assert shifted.verdict is Verdict.DISAGREES  # the staircase 0.01 early: must not agree
+    assert regimes.finding_curve(grid, acc[::20], "digits").verdict is Verdict.NOT_MEASURABLE

@@ -421,7 +421,8 @@ class Hierarchy:
     before the median β); ``plateaus[s, k]``: seed s's median test accuracy on plateau k (k = 0:
     before T1; points next to a jump left out); ``recognised[s][k]``: digits with median recall
     > ``level`` there; ``lost[s][k]``: recognised before T_{k+1}, not after; ``tau[s]``:
-    Kendall τ of seed s's order of loss (final losses) with the paper's.
+    Kendall τ of seed s's order of loss (final losses) with the paper's; ``mean_accuracy``:
+    the seed-mean test accuracy at each β.
     """
 
     betas: np.ndarray
@@ -431,6 +432,7 @@ class Hierarchy:
     recognised: list[list[list[int]]]
     lost: list[list[list[int]]]
     tau: np.ndarray
+    mean_accuracy: np.ndarray
 
     @property
     def t_values(self) -> np.ndarray:
@@ -477,7 +479,8 @@ def hierarchy(result: SweepResult, *, paper_order: Sequence[Sequence[int]] = PAP
         plateaus.append(staircase.plateau_levels(obs["test_acc"][:, s], idx))
         tau.append(staircase.kendall_tau(staircase.loss_ranks(rec), paper_ranks)
                    if len(rec) > 1 else float("nan"))
-    return Hierarchy(lams, found, indices, np.array(plateaus), recognised, lost, np.array(tau))
+    return Hierarchy(lams, found, indices, np.array(plateaus), recognised, lost, np.array(tau),
+                     obs["test_acc"].mean(axis=1))
 
 
 def authors_curve() -> tuple[np.ndarray, np.ndarray]:
@@ -726,12 +729,36 @@ def finding_curvature(near: np.ndarray, far: np.ndarray, near_top: np.ndarray | 
                             "eig_min_controls": float(np.median(far))})
 
 
+CURVE_TOL = 0.05  # median |accuracy − authors' accuracy| over the grid
+
+
+def finding_curve(betas: np.ndarray, accuracy: np.ndarray, dataset: str,
+                  authors: tuple[np.ndarray, np.ndarray] | None = None) -> Finding:
+    """The seed-mean test accuracy along the sweep against the authors' mean curve
+    (interpolated at ``betas``; default :func:`authors_curve`): agrees if the median absolute
+    difference over the grid is ≤ :data:`CURVE_TOL`, disagrees otherwise. Any grid step."""
+    key, claim = "regimes.curve", "test accuracy along the sweep (the staircase as a curve)"
+    paper = "the authors' mean test accuracy, MNIST 60k [authors' CSV]"
+    if dataset not in MNIST_TYPE:
+        return _not_mnist(key, claim, paper, dataset)
+    ref_b, ref_acc = authors_curve() if authors is None else authors
+    betas, accuracy = np.asarray(betas, float), np.asarray(accuracy, float)
+    inside = (betas >= ref_b[0]) & (betas <= ref_b[-1])
+    gap = np.abs(accuracy[inside] - np.interp(betas[inside], ref_b, ref_acc))
+    median, worst = float(np.median(gap)), float(gap.max())
+    return Finding(key, claim, paper, f"median |difference| {median:.1%}, largest {worst:.1%} "
+                   f"over {int(inside.sum())} grid points",
+                   Verdict.AGREES if median <= CURVE_TOL else Verdict.DISAGREES,
+                   numbers={"curve_gap_median": median, "curve_gap_max": worst})
+
+
 def findings(h: Hierarchy, *, dataset: str, beta_step: float,
              hysteresis: dict[str, float] | None = None,
              curvature_points: dict[str, np.ndarray] | None = None) -> list[Finding]:
     """Every finding chapter 3 reports, in the order it reports them; ``curvature_points`` is
     the output of :func:`curvature_check`."""
-    out = [finding_count(h, dataset, beta_step), finding_positions(h, dataset, beta_step),
+    out = [finding_curve(h.betas, h.mean_accuracy, dataset),
+           finding_count(h, dataset, beta_step), finding_positions(h, dataset, beta_step),
            finding_plateaus(h, dataset, beta_step), finding_order(h, dataset, beta_step),
            finding_tenfold(h, beta_step),
            finding_hysteresis(hysteresis, beta_step)]
