@@ -158,3 +158,9 @@ def test_plateaus_recognised_digits_and_ranks_of_a_regained_digit():
     assert ranks.tolist() == [2.0, 2.0, 0.0]  # the regained class is never finally lost
     assert staircase.group_ranks([[2], [1]], n_classes=3).tolist() == [2.0, 1.0, 0.0]
     assert np.isnan(staircase.kendall_tau(np.zeros(3), np.arange(3)))
+    lost_at = staircase.loss_betas(np.arange(10.0), per_class)
+    assert lost_at.tolist() == [np.inf, np.inf, 3.0]  # class 1, regained, is never finally lost
+    never = staircase.loss_betas(np.arange(3.0), np.zeros((3, 1)))
+    assert never.tolist() == [-np.inf]
+    area = staircase.survival(np.arange(10.0), per_class)
+    assert area[0] > area[1] > area[2]  # regained class 1 survives longer than class 2

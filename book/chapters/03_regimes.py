@@ -110,8 +110,10 @@ plt.show()
 # ## Plateaus and the digits lost
 #
 # A digit counts as recognised on a plateau when its median test recall there exceeds 50 %
-# (points next to a jump left out). The order of loss ranks each digit by the transition after
-# which it is never recognised again, so a digit lost and regained is ranked by its final loss.
+# (points next to a jump left out; no digit where the accuracy is at chance, when a net answering
+# one class has recall 1 for it). The order of loss ranks the digits by how long they survive,
+# ∫ recall dβ along the sweep: for a sharp loss this is the β of loss, and it needs no
+# transition detection, so it is measurable on any grid.
 
 # %%
 display(Markdown(report.markdown_table(regimes.table_rows(h, data.name))))

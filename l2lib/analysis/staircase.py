@@ -270,6 +270,35 @@ def loss_ranks(recognised: Sequence[Sequence[int]], n_classes: int = 10) -> np.n
     return ranks
 
 
+def loss_betas(lams: Sequence[float], per_class: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """For each class, the first β from which its recall stays ≤ ``level`` to the end of the
+    grid (its final loss; a class lost and regained counts from its last loss); +inf for a
+    class still recognised at the end, −inf for one never recognised. ``per_class``: shape
+    (n_points, n_classes). Needs no transition detection, so it works on any grid; classes
+    lost within one grid step tie."""
+    lams = np.asarray(lams, dtype=np.float64)
+    per_class = np.asarray(per_class, dtype=np.float64)
+    out = np.empty(per_class.shape[1])
+    for c in range(per_class.shape[1]):
+        above = np.flatnonzero(per_class[:, c] > level)
+        if above.size == 0:
+            out[c] = -np.inf
+        elif above[-1] == len(lams) - 1:
+            out[c] = np.inf
+        else:
+            out[c] = lams[above[-1] + 1]
+    return out
+
+
+def survival(lams: Sequence[float], per_class: np.ndarray) -> np.ndarray:
+    """For each class, ∫ recall dβ over the grid (trapezoid rule): how long it survives as β
+    grows. For a recall that stays at r until β_loss and is 0 after, this is r·(β_loss − β₀),
+    so ranking by it ranks by the β of loss; unlike the last crossing of a level
+    (:func:`loss_betas`), one noisy grid point moves it by at most one step's share."""
+    lams = np.asarray(lams, dtype=np.float64)
+    return np.trapezoid(np.asarray(per_class, dtype=np.float64), lams, axis=0)
+
+
 def group_ranks(groups: Sequence[Sequence[int]], n_classes: int = 10) -> np.ndarray:
     """Ranks from an ordered list of groups (classes lost together share a rank; a class in
     several groups ranks by the last; classes in none rank last)."""

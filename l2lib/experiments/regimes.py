@@ -409,6 +409,8 @@ def loss_order_agreement(lost: Sequence[Sequence[int]],
 SIGNALS = ("norm", "train_ce", "test_ce", "test_acc")
 """The observables whose simultaneous jump makes a transition (:mod:`l2lib.analysis.staircase`)."""
 MNIST_TYPE = ("mnist", "mnist-10k")
+CHANCE = 1.5
+"""A member recognises no digit where its test accuracy is ≤ CHANCE / n_classes (15 %)."""
 AUTHORS_CURVE = Path(__file__).resolve().parents[1] / "data" / "authors" / "mnist_test_accuracy.csv"
 
 
@@ -420,8 +422,11 @@ class Hierarchy:
     ``indices[s][k]``: seed s's last grid point before T_{k+1} (its own jump, else the grid point
     before the median β); ``plateaus[s, k]``: seed s's median test accuracy on plateau k (k = 0:
     before T1; points next to a jump left out); ``recognised[s][k]``: digits with median recall
-    > ``level`` there; ``lost[s][k]``: recognised before T_{k+1}, not after; ``tau[s]``:
-    Kendall τ of seed s's order of loss (final losses) with the paper's; ``mean_accuracy``:
+    > ``level`` there (none where the accuracy is at chance, ≤ :data:`CHANCE` / n_classes);
+    ``lost[s][k]``: recognised before T_{k+1}, not after; ``tau[s]``:
+    Kendall τ of seed s's order of loss with the paper's, the digits ranked by how long they
+    survive, ∫ recall dβ (:func:`l2lib.analysis.staircase.survival`, no transition needed);
+    ``mean_accuracy``:
     the seed-mean test accuracy at each β.
     """
 
@@ -469,16 +474,19 @@ def hierarchy(result: SweepResult, *, paper_order: Sequence[Sequence[int]] = PAP
     found = staircase.detect(lams, seeds, **rule)
     indices, recognised, lost, plateaus, tau = [], [], [], [], []
     paper_ranks = staircase.group_ranks(paper_order)
+    n_classes = obs["class_acc"].shape[2]
     for s in range(n_seeds):
         idx = [t.per_seed[s].index if t.per_seed[s] is not None
                else max(int(np.searchsorted(lams, t.beta)) - 1, 0) for t in found]
-        rec = staircase.recognised_sets(obs["class_acc"][:, s], idx, level)
+        # at chance accuracy a net answering one class for every image has recall 1 for it:
+        # that is not recognition
+        recall = obs["class_acc"][:, s] * (obs["test_acc"][:, s] > CHANCE / n_classes)[:, None]
+        rec = staircase.recognised_sets(recall, idx, level)
         indices.append(idx)
         recognised.append(rec)
         lost.append([sorted(set(a) - set(b)) for a, b in zip(rec[:-1], rec[1:], strict=True)])
         plateaus.append(staircase.plateau_levels(obs["test_acc"][:, s], idx))
-        tau.append(staircase.kendall_tau(staircase.loss_ranks(rec), paper_ranks)
-                   if len(rec) > 1 else float("nan"))
+        tau.append(staircase.kendall_tau(staircase.survival(lams, recall), paper_ranks))
     return Hierarchy(lams, found, indices, np.array(plateaus), recognised, lost, np.array(tau),
                      obs["test_acc"].mean(axis=1))
 
@@ -637,21 +645,19 @@ def finding_plateaus(h: Hierarchy, dataset: str, beta_step: float) -> Finding:
 
 
 def finding_order(h: Hierarchy, dataset: str, beta_step: float) -> Finding:
-    """Order of loss: agrees if every seed's Kendall τ with the paper's order is ≥
-    :data:`TAU_MIN`, disagrees if every seed's is below, undecided if the seeds straddle it;
-    not measurable on a coarse grid."""
+    """Order of loss (digits ranked by ∫ recall dβ, any grid): agrees if every
+    seed's Kendall τ with the paper's order is ≥ :data:`TAU_MIN`, disagrees if every seed's is
+    below, undecided if the seeds straddle it (or no digit is lost)."""
     key, claim = "regimes.order", "digits lost one group at a time, in a fixed order"
     paper = "5 → 8 → 9 → {2,4,6} → 3 → 1 → 7 → 0 [paper]"
     if dataset not in MNIST_TYPE:
         return _not_mnist(key, claim, paper, dataset)
-    coarse = _unresolved(key, claim, paper, beta_step)
-    if coarse is not None:
-        return coarse
     tau = h.tau[np.isfinite(h.tau)]
     if tau.size == 0:
         return Finding(key, claim, paper, "no digit lost", Verdict.UNDECIDED,
                        note="no transition loses a digit: no order to compare")
-    text = f"Kendall τ = {np.median(tau):.2f} [{tau.min():.2f}, {tau.max():.2f}] (seeds)"
+    text = (f"Kendall τ = {np.median(tau):.2f} [{tau.min():.2f}, {tau.max():.2f}] (seeds; digits "
+            f"ranked by ∫ recall dβ on a β step of {beta_step:g})")
     verdict = (Verdict.AGREES if tau.min() >= TAU_MIN else
                Verdict.DISAGREES if tau.max() < TAU_MIN else Verdict.UNDECIDED)
     return Finding(key, claim, paper, text, verdict,
