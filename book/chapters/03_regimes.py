@@ -130,12 +130,14 @@ plt.show()
 # the loss itself. Here the smallest eigenvalue of ∇²E (Lanczos, training cross-entropy on
 # `hessian_n` images, seed 0) is measured at the last point before each transition and, as a
 # control, in the middle of the plateaus (the first `n_curvature` of each); so are the
-# `spectrum_k` eigenvalues of largest magnitude, the authors' measure (they keep 30). The
-# finding agrees only if the checkpoints' median smallest eigenvalue lies below every control.
+# `spectrum_k` eigenvalues of largest magnitude, the authors' measure (they keep 30). Grey: the
+# same quantities along the sweep at every `hessian_every`-th β (the quick profile's subset:
+# every 5th). The finding agrees only if the checkpoints' median smallest eigenvalue lies below
+# every control.
 
 # %%
 curv = regimes.curvature_check(up, data, h, settings)
-fig = figures.checkpoint_eigenvalues(curv)
+fig = figures.checkpoint_eigenvalues(curv, up.result)
 plt.show()
 
 # %% [markdown]

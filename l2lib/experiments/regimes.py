@@ -89,7 +89,7 @@ class RegimeSettings:
     beta_step: float = 4e-3
     n_seeds: int = 3
     n_train: int | None = None
-    hessian_every: int = 0
+    hessian_every: int = 5
     hessian_members: int = 1
     hessian_probes: int = 8
     hessian_tol: float = 1e-3
@@ -132,7 +132,7 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
               "first_max_epochs": 4, "n_curvature": 2, "spectrum_k": 4},
     "quick": {},
     # the paper's protocol and grid on mnist-10k, up and down: ≈ 60 min on 2 cores (estimate)
-    "reference": {"beta_step": 2e-4, "sweep_down": True, "hessian_every": 25,
+    "reference": {"beta_step": 2e-4, "sweep_down": True, "hessian_every": 50,
                   "first_max_epochs": None, "n_curvature": 5, "spectrum_k": 30},
     # the paper's protocol (use dataset="mnist"): Hessian extremes and top-30 spectrum at every β
     "paper": {"beta_step": 2e-4, "sweep_down": True, "hessian_every": 1, "hessian_n": None,

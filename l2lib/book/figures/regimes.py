@@ -75,15 +75,27 @@ def digit_heatmap(up: SweepResult, h: Hierarchy) -> Figure:
     return fig
 
 
-def checkpoint_eigenvalues(curv: dict[str, np.ndarray]) -> Figure:
+def checkpoint_eigenvalues(curv: dict[str, np.ndarray], up: SweepResult | None = None
+                           ) -> Figure:
     """Left: smallest eigenvalue of ∇²E at the transition checkpoints and mid-plateau controls,
     with −β (below it the regularised loss is concave there). Right: their top-k spectra by
-    magnitude (signed; the authors keep k = 30). ``curv``: from ``regimes.curvature_check``."""
+    magnitude (signed; the authors keep k = 30). ``curv``: from ``regimes.curvature_check``;
+    ``up``: the sweep, whose in-sweep measurements (seed 0, every ``hessian_every``-th β) are
+    drawn in grey where present."""
     fig, axes = plots.panels(2, width=4.2, height=2.8)
+    top = max(np.max(curv["near_beta"], initial=0), np.max(curv["far_beta"], initial=0))
+    if up is not None and "eig_min" in up.obs:
+        res = up.ascending()
+        seen = np.isfinite(res.obs["eig_min"][:, 0])
+        axes[0].plot(res.lams[seen], res.obs["eig_min"][seen, 0], "-", color="0.6",
+                     marker=".", label="along the sweep")
+        for beta, values in zip(res.lams[seen], res.obs["top_eigenvalues"][seen, 0],
+                                strict=True):
+            axes[1].plot(np.full(len(values), beta), values, ".", ms=3, color="0.6")
+        top = max(top, float(np.max(res.lams[seen], initial=0)))
     ax = axes[0]
     ax.plot(curv["near_beta"], curv["near"], "s", color="C3", label="transition checkpoints")
     ax.plot(curv["far_beta"], curv["far"], "o", color="C0", label="mid-plateau controls")
-    top = max(np.max(curv["near_beta"], initial=0), np.max(curv["far_beta"], initial=0))
     grid = np.linspace(0, top, 50)
     ax.plot(grid, -grid, "k:", lw=1, label="−β")
     plots.label(ax, "β", "smallest eigenvalue of ∇²E", legend=True)
@@ -93,5 +105,6 @@ def checkpoint_eigenvalues(curv: dict[str, np.ndarray]) -> Figure:
             ax.plot(np.full(len(values), beta), values, marker, ms=3, color=color, alpha=0.6)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_yscale("symlog", linthresh=1e-2)
-    plots.label(ax, "β", "top eigenvalues of ∇²E by |λ|", "red: checkpoints, blue: controls")
+    plots.label(ax, "β", "top eigenvalues of ∇²E by |λ|",
+                "red: checkpoints, blue: controls, grey: sweep")
     return fig
