@@ -82,7 +82,7 @@ def reference_sweep(loader: DataLoader, betas: np.ndarray, seed: int,
 def l2lib_sweep(x: torch.Tensor, y: torch.Tensor, betas: np.ndarray,
                 device: torch.device) -> tuple[list[float], list[float]]:
     """l2lib's warm sweep, three seeds as one ensemble: seconds and mean epochs per β."""
-    settings = regimes.regime_settings("paper")
+    settings = regimes.settings("paper")
     model = mlp(784, list(settings.hidden), 10, seeds=[0, 1, 2], activation="sigmoid",
                 device=device)
     stamps: list[float] = []
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    grid = regimes.regime_settings("paper").betas
+    grid = regimes.settings("paper").betas
     betas = grid[: args.n_betas]
     images, labels, kind = mnist_images(args.n_train, "fashion-mnist", MEAN, STD)
     n = len(labels)

@@ -1,0 +1,166 @@
+"""The transition detector of chapter 3: simultaneous jumps per seed, matched across seeds.
+
+Fixture: the authors' published MNIST sweep (tests/fixtures/authors_mnist_sweep.csv, derived from
+github.com/andresfernando-git/Neural-Network-paper, arXiv 2512.11866; see the file's header).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from l2lib.analysis import staircase
+
+FIXTURE = Path(__file__).parent / "fixtures" / "authors_mnist_sweep.csv"
+PAPER_T = (0.0248, 0.0374, 0.0590, 0.0738, 0.0845)
+
+
+def authors_sweep() -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    lines = [ln for ln in FIXTURE.read_text().splitlines() if not ln.startswith("#")]
+    names = lines[0].split(",")
+    table = np.genfromtxt(lines[1:], delimiter=",")
+    col = {n: table[:, i] for i, n in enumerate(names)}
+    seeds = [{"norm": col[f"norm_{s}"], "train_ce": col[f"train_ce_{s}"],
+              "test_ce": col[f"test_ce_{s}"], "test_acc": col[f"test_acc_pct_{s}"] / 100}
+             for s in (1, 2, 3)]
+    return col["beta"], seeds
+
+
+def test_the_authors_curves_give_exactly_their_five_transitions():
+    lams, seeds = authors_sweep()
+    found = staircase.detect(lams, seeds)
+    assert len(found) == 5
+    for t, paper in zip(found, PAPER_T, strict=True):
+        assert abs(t.beta - paper) <= 4e-4, (t.beta, paper)
+        assert t.n_seeds == 3
+    assert found[0].low == pytest.approx(0.0247) and found[0].high == pytest.approx(0.0251)
+
+
+def test_each_authors_seed_alone_gives_five_and_accuracy_alone_does_not():
+    lams, seeds = authors_sweep()
+    for signals in seeds:
+        jumps = staircase.seed_jumps(lams, signals)
+        assert len(jumps) == 5
+        assert all(abs(j.beta - t) < 1e-3 for j, t in zip(jumps, PAPER_T, strict=True))
+    # the old failure (review R1): accuracy alone misses T1 on these curves
+    acc_only = [staircase.seed_jumps(lams, {"test_acc": s["test_acc"]}, min_signals=1)
+                for s in seeds]
+    assert all(not any(abs(j.beta - PAPER_T[0]) < 1e-3 for j in jumps) for jumps in acc_only)
+
+
+def test_penalty_switch_on_is_not_a_transition():
+    """From β = 0 the norm collapses (90 → 31 → 24) while the weights relax: with the burn-in
+    this is no transition, without it (and without the test witness) it would be; on their
+    curves subsampled to a step of 4e-4 or 6e-4 the burn-in alone keeps it out."""
+    lams, seeds = authors_sweep()
+    head = slice(0, 60)
+    part = {k: v[head] for k, v in seeds[0].items()}
+    assert staircase.seed_jumps(lams[head], part, burn_in=0.05 * 0.1 / lams[59]) == []
+    bare = staircase.seed_jumps(lams[head], part, witnesses=(), burn_in=0)
+    assert bare and bare[0].beta < 0.001
+    for every in (2, 3):
+        sub = [{k: v[::every] for k, v in s.items()} for s in seeds]
+        found = staircase.detect(lams[::every], sub)
+        assert len(found) == 5
+        assert all(abs(t.beta - p) <= 2 * every * 2e-4 for t, p in zip(found, PAPER_T,
+                                                                      strict=True))
+
+
+def test_a_coarse_grid_does_not_resolve_the_first_transition():
+    """Subsampled to a step of 1e-3, the authors' T1 no longer stands out from the drift: the
+    rule reports fewer transitions instead of inventing one (why quick grids are 'not
+    measurable' for the count)."""
+    lams, seeds = authors_sweep()
+    sub = [{k: v[::5] for k, v in s.items()} for s in seeds]
+    found = staircase.detect(lams[::5], sub)
+    assert len(found) == 4 and min(abs(t.beta - PAPER_T[0]) for t in found) > 0.005
+
+
+def staircase_seed(starts, n=120, seed=0, noise=0.01):
+    """Idealised MNIST-like seed: at each start the norm falls, both losses and accuracy jump."""
+    rng = np.random.default_rng(seed)
+    lams = np.linspace(0.0, 0.1, n)
+    k = np.searchsorted(starts, np.arange(n), side="right")  # regimes passed
+    norm = 9 - 20 * lams - 1.0 * k + rng.normal(0, noise * 3, n)
+    train = 0.5 + 5 * lams + 0.12 * k + rng.normal(0, noise, n)
+    test = train + 0.02 + rng.normal(0, noise, n)
+    acc = 0.95 - 0.15 * k - 0.2 * lams + rng.normal(0, noise, n)
+    return lams, {"norm": norm, "train_ce": train, "test_ce": test, "test_acc": acc}
+
+
+def test_idealised_staircase_every_step_found_within_one_grid_step():
+    starts = [25, 45, 70, 85, 100]
+    seeds = [staircase_seed([s + (i % 2) for s in starts], seed=i) for i in range(3)]
+    lams = seeds[0][0]
+    found = staircase.detect(lams, [s for _, s in seeds])
+    assert len(found) == 5
+    step = lams[1] - lams[0]
+    for t, start in zip(found, starts, strict=True):
+        assert abs(t.beta - 0.5 * (lams[start - 1] + lams[start])) <= 1.5 * step
+        assert t.high - t.low <= step + 1e-12
+
+
+def test_a_slow_decline_without_a_jump_gives_none():
+    lams = np.linspace(0, 0.1, 200)
+    rng = np.random.default_rng(3)
+    smooth = {"norm": 9 * np.exp(-20 * lams) + rng.normal(0, 0.01, 200),
+              "train_ce": 0.3 + 2 * lams + 150 * lams**2 + rng.normal(0, 0.005, 200),
+              "test_ce": 0.35 + 2 * lams + 150 * lams**2 + rng.normal(0, 0.005, 200),
+              "test_acc": 0.97 - 8 * lams + rng.normal(0, 0.01, 200)}
+    assert staircase.seed_jumps(lams, smooth) == []
+    assert staircase.detect(lams, [smooth, smooth, smooth]) == []
+
+
+def test_a_jump_of_one_signal_alone_is_not_a_transition():
+    lams, signals = staircase_seed([60])
+    flat = {k: v.copy() for k, v in staircase_seed([])[1].items()}
+    flat["train_ce"] = signals["train_ce"]  # only the training loss jumps
+    assert staircase.seed_jumps(lams, flat) == []
+    assert len(staircase.seed_jumps(lams, signals)) == 1
+
+
+def test_matching_keeps_majority_groups_one_jump_per_seed():
+    def jump(beta):
+        return staircase.SeedJump(0, beta, {"a": 10.0})
+    per_seed = [[jump(0.02), jump(0.05)], [jump(0.021), jump(0.07)], [jump(0.022)]]
+    found = staircase.match_seeds(per_seed, match=0.002)
+    assert [round(t.beta, 4) for t in found] == [0.021]  # 0.05 and 0.07: one seed each
+    assert (found[0].low, found[0].high, found[0].n_seeds) == (0.02, 0.022, 3)
+    assert len(staircase.match_seeds(per_seed, match=0.002, min_seeds=1)) == 3
+    close = [[jump(0.02), jump(0.021)], [jump(0.0205)]]  # two jumps of seed 0 stay apart
+    groups = staircase.match_seeds(close, match=0.01, min_seeds=1)
+    assert [t.n_seeds for t in groups] == [2, 1]
+    with pytest.raises(ValueError, match="min_seeds"):
+        staircase.match_seeds(per_seed, match=0.002, min_seeds=4)
+
+
+def test_zscores_ignore_a_nan_tail_and_bad_input_is_named():
+    lams = np.linspace(0, 1, 30)
+    y = np.where(lams < 0.5, 0.0, 1.0) + 0.01 * np.sin(40 * lams)
+    y[25:] = np.nan
+    z = staircase.step_zscores(lams, y)
+    assert np.isnan(z[24:]).all() and np.nanargmax(z) == 14
+    with pytest.raises(ValueError, match="direction for signal"):
+        staircase.seed_jumps(lams, {"mystery": y}, min_signals=1)
+    with pytest.raises(ValueError, match="increasing"):
+        staircase.step_zscores(lams[::-1], y)
+
+
+def test_plateaus_recognised_digits_and_ranks_of_a_regained_digit():
+    values = np.array([0.9, 0.9, 0.9, 0.5, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1])
+    np.testing.assert_allclose(staircase.plateau_levels(values, [2, 6]), [0.9, 0.5, 0.1])
+    per_class = np.ones((10, 3))
+    per_class[3:, 2] = 0  # class 2 lost at the first jump
+    per_class[3:7, 1] = 0  # class 1 lost at the first jump, regained at the second
+    rec = staircase.recognised_sets(per_class, [2, 6], guard=0)
+    assert rec == [[0, 1, 2], [0], [0, 1]]
+    ranks = staircase.loss_ranks(rec, n_classes=3)
+    assert ranks.tolist() == [2.0, 2.0, 0.0]  # the regained class is never finally lost
+    assert staircase.group_ranks([[2], [1]], n_classes=3).tolist() == [2.0, 1.0, 0.0]
+    assert np.isnan(staircase.kendall_tau(np.zeros(3), np.arange(3)))
+    lost_at = staircase.loss_betas(np.arange(10.0), per_class)
+    assert lost_at.tolist() == [np.inf, np.inf, 3.0]  # class 1, regained, is never finally lost
+    never = staircase.loss_betas(np.arange(3.0), np.zeros((3, 1)))
+    assert never.tolist() == [-np.inf]
+    area = staircase.survival(np.arange(10.0), per_class)
+    assert area[0] > area[1] > area[2]  # regained class 1 survives longer than class 2
