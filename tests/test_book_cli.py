@@ -61,7 +61,8 @@ def test_a_real_chapter_runs_in_the_smoke_profile_with_an_override(tmp_path):
     (["sweep", "missing.toml"], "missing.toml does not exist"),
     (["results", "clear"], "name the stores to clear"),
     (["results", "clear", "nosuchstore"], "no store matches ['nosuchstore']"),
-    (["report", "--paper-results", "/nonexistent/folder"], "/nonexistent/folder (--paper-results) does not exist"),
+    (["report", "--paper-results", "/nonexistent/folder"],
+     "/nonexistent/folder (--paper-results) does not exist"),
 ])
 def test_bad_arguments_give_clear_messages(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)

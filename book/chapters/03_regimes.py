@@ -36,8 +36,8 @@
 # `first_max_epochs` epochs in `quick`. How far the choice moves the staircase was measured once,
 # outside this page, on `mnist-10k` at the quick grid (2 Dec 2026): `"objective"` trains a median
 # 14.5 epochs per β against 7 and its accuracy curve lies ≈ 10⁻³ lower in β, a quarter of the
-# grid step; set `early_stopping` below to recompute it. Their logged "regularised loss" carries twice the
-# applied penalty; the one drawn below is the objective actually minimised.
+# grid step; set `early_stopping` below to recompute it. Their logged "regularised loss" carries
+# twice the applied penalty; the one drawn below is the objective actually minimised.
 #
 # **Data and profiles.** `quick` runs the protocol on `mnist-10k`, 10,000 real MNIST digits
 # shipped with l2lib (8,000 for training, 2,000 for testing), on a β grid of step 4·10⁻³ with an
