@@ -1,7 +1,6 @@
 """The hinge loss and its minimiser: jamming nets (weights-only N, orthogonal init), Adam as
 PyTorch's, exact stop at N_Δ = 0, members independent of the ensemble."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -148,3 +147,18 @@ def test_bad_input_is_refused():
         J.HingeConfig(lr=0)
     with pytest.raises(ValueError, match="ratios"):
         S.ScanSettings(ratios=(2.0, 1.0))
+
+
+def test_converge_fits_a_fittable_run_and_never_raises_the_loss():
+    x, y, net = _problem(p=30, width=12, seeds=(0,))
+    J.minimise(net, x, y, config=J.HingeConfig(lr=1e-3, max_steps=5), progress=False)
+    theta = net.flat_parameters()[0].detach()
+    start = float(J.hinge_loss(J.margins(net(x), y))[0])
+    assert start > 0
+    out = J.converge(theta, net.sizes, x, y, max_iter=500)
+    assert out.n_delta == 0 and out.loss == 0 and out.iterations >= 1  # P = 30 ≪ N: fits
+    x, y, net = _problem(p=200, width=3, seeds=(1,))  # far too many points: it cannot
+    theta = net.flat_parameters()[0].detach()
+    start = float(J.hinge_loss(J.margins(net(x), y))[0])
+    out = J.converge(theta, net.sizes, x, y, max_iter=300)
+    assert 0 < out.loss < start and out.n_delta > 0

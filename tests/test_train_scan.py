@@ -76,3 +76,17 @@ def test_scan_brackets_the_transition_and_resumes_from_the_store(tmp_path):
     assert (more.loss <= first.loss[jammed] + 1e-12).all()
     positive, negative, runs = T.pooled_gaps([more])
     assert runs == int(more.jammed.sum()) and (positive > 0).all() and (negative > 0).all()
+
+
+def test_labels_replace_the_authors_rule_and_merged_swaps_runs():
+    scan = _fake_scan(p=[40, 80, 120], seed=[0, 0, 0], n_delta=[0, 30, 50])
+    assert list(scan.jammed) == [False, True, True]
+    labelled = scan.labelled([S.SAT, S.NOT_CONVERGED, S.JAMMED])
+    assert list(labelled.jammed) == [False, False, True]
+    assert list(labelled.excluded) == [False, True, False]
+    assert labelled.brackets() == {0: (40.0, 120.0)}  # the excluded run is no bracket end
+    other = _fake_scan(p=[80], seed=[0], n_delta=[0])
+    merged = scan.merged([1], other)
+    assert list(merged.n_delta) == [0, 0, 50] and merged.labels is None
+    with pytest.raises(ValueError, match="same runs"):
+        scan.merged([0], other)

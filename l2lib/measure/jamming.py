@@ -421,7 +421,7 @@ class RunCheck:
     ``force``: the stationarity residual |∇L| / ((1/P) Σ_{Δ>0} Δ |∇Δ|) (0 at force balance,
     1 when all contacts pull the same way; not 0 at a kink minimum); ``lambda_min`` /
     ``lambda_max``: extreme eigenvalues of the Hessian of the live loss; ``descent``: the
-    largest relative decrease L/L' − 1 a probe found (≤ descent_tol at a minimum); ``n_eff``:
+    largest relative decrease 1 − L'/L a probe found (≤ descent_tol at a minimum); ``n_eff``:
     rank of the Jacobian of all live margins (effective parameters), ``contact_rank``: rank of
     the Jacobian of the unsatisfied ones (NaN / −1 where not needed)."""
 
@@ -484,7 +484,7 @@ def check_run(theta: Tensor, sizes: Sequence[int], x: Tensor, y: Tensor, n: int,
     with torch.no_grad():
         for why, v in probes:
             for step in rule.steps:
-                drop = l0 / float(loss(theta + step * v)) - 1
+                drop = 1 - float(loss(theta + step * v)) / l0
                 if drop > descent:
                     descent, reason = drop, why
     j = jac.cpu().numpy()
