@@ -23,9 +23,11 @@ from l2lib.analysis.findings import Finding, Verdict, interval_verdict
 from l2lib.data.jamming import parity_data, random_data
 from l2lib.measure.jamming import (
     ExponentEstimate,
+    HessianSplit,
     JamRule,
     RunCheck,
     classify,
+    hessian_split,
     measure_exponent,
     pooled_gaps,
 )
@@ -192,6 +194,41 @@ def run(settings: JammingSettings, seed: int = 0, dataset: str = "digits", *,
 # Tables
 
 
+def settings_rows(settings: JammingSettings, dataset: str) -> list[dict[str, Any]]:
+    """The scan settings as table rows (random and parity data)."""
+    return [{"data": name, "depths L": ", ".join(map(str, settings.depths)),
+             "N targets": ", ".join(f"{n:g}" for n in ns),
+             "grid P/N": ", ".join(map(str, s.ratios)),
+             "seeds": s.n_seeds, "bisection rounds": s.rounds, "Adam lr": s.config.lr,
+             "÷10 every": s.config.decay_every, "Adam steps": s.config.max_steps,
+             "then L-BFGS ≤": settings.converge_iter}
+            for name, ns, s in (("random (d = h)", settings.random_n, settings.random),
+                                (f"{dataset} parity (d = {settings.parity_d})",
+                                 settings.parity_n, settings.parity))]
+
+
+def summary_numbers(results: JammingResults, found: Sequence[Finding]) -> dict[str, Any]:
+    """Every number and verdict text the chapter glues: per finding ``<name>_verdict`` and
+    ``<name>_text``, the finding's numbers, P*/N per scan, the dead-data counts and the
+    floor check."""
+    numbers: dict[str, Any] = {}
+    for f in found:
+        name = f.key.split(".", 1)[1]
+        numbers |= {f"{name}_verdict": f.verdict.value, f"{name}_text": f.companion,
+                    f"{name}_note": f.note or "—", **f.numbers}
+    for (depth, _), s in results.random.items():
+        numbers[f"r_star_random_L{depth}_N{s.n}"] = s.r_star()[0]
+    sat_max, jam_min = floor_separation(results)
+    numbers |= {f"dead_{k}": v for k, v in dead_counts(results).items()}
+    numbers |= {"sat_msq_max": sat_max, "jammed_msq_min": jam_min,
+                "sat_floor": results.settings.rule.sat_floor}
+    labels = np.concatenate([s.labels for s in [*results.random.values(),
+                                                *results.parity.values()]])
+    numbers |= {f"runs_{k.replace(' ', '_')}": int((labels == k).sum())
+                for k in (SAT, JAMMED, NOT_CONVERGED, NOT_CHECKED)}
+    return numbers
+
+
 def scan_row(scan: Scan) -> dict[str, Any]:
     """One table row: architecture, N, runs by status, P* and r* with their standard errors."""
     p, p_err = scan.p_star()
@@ -215,6 +252,7 @@ def check_rows(results: JammingResults) -> list[dict[str, Any]]:
                              "seed": int(one.seed[i]), "status": c.status, "reason": c.reason,
                              "N_Δ": c.n_delta, "N_eff": c.n_eff, "dead": c.n_dead,
                              "⟨Δ²⟩": c.mean_sq_gap, "residual": c.force,
+                             "descent": c.descent,
                              "λ_min/λ_max": c.lambda_min / c.lambda_max})
     return rows
 
@@ -246,6 +284,23 @@ def seed_r_star(scan: Scan) -> np.ndarray:
     """r* = P*/N of every seed whose transition was bracketed by classified runs."""
     r = scan.p_star_seeds() / scan.n
     return r[np.isfinite(r)]
+
+
+def spectra(results: JammingResults) -> dict[int, tuple[Scan, HessianSplit,
+                                                         dict[str, np.ndarray]]]:
+    """Per depth, at the smallest N: the dense H, H₀, H_p of the jammed run just above P*
+    (:func:`closest_jammed`) and their sorted eigenvalues; depths without one, or with more
+    than ``hessian_params`` parameters, are left out."""
+    st = results.settings
+    out = {}
+    for depth in st.depths:
+        s = results.random[(depth, min(st.random_n))]
+        i = closest_jammed(s)
+        if i is None or s.theta.shape[1] > st.hessian_params:
+            continue
+        split = hessian_split(torch.as_tensor(s.theta[i]), s.sizes, *s.data(i))
+        out[depth] = (s.subset([i]), split, split.spectra())
+    return out
 
 
 def closest_jammed(scan: Scan) -> int | None:
