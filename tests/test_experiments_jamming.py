@@ -109,3 +109,26 @@ def test_isostaticity_finding():
     assert C.isostaticity_finding([(100, 254), (90, 254)]).verdict is Verdict.DISAGREES
     assert C.isostaticity_finding([(300, 254), (90, 254)]).verdict is Verdict.UNDECIDED
     assert C.isostaticity_finding([]).verdict is Verdict.NOT_MEASURABLE
+
+
+def test_run_findings_and_summary_numbers_on_a_tiny_profile(tmp_path):
+    from l2lib.train.hinge import HingeConfig
+    from l2lib.train.scan import ScanSettings
+
+    st = C.settings("smoke", depths=(2,), random_n=(40.0,), parity_n=(), converge_iter=100,
+                    random=ScanSettings(ratios=(0.5, 3.0), n_seeds=2, rounds=1,
+                                        config=HingeConfig(lr=1e-2, decay_every=200,
+                                                           max_steps=300)))
+    results = C.run(st, store_root=tmp_path)
+    scan = results.random[(2, 40.0)]
+    assert scan.labels is not None and len(scan.labels) == len(scan.p)
+    found = C.findings(results)
+    assert [f.key for f in found] == ["jamming.jump", "jamming.depth", "jamming.location",
+                                      "jamming.parity", "jamming.theta", "jamming.gamma",
+                                      "jamming.isostatic"]
+    assert found[1].verdict is Verdict.NOT_MEASURABLE  # one depth: nothing to compare
+    assert found[3].verdict is Verdict.NOT_MEASURABLE  # no parity scans
+    numbers = C.summary_numbers(results, found)
+    assert numbers["depth_verdict"] == Verdict.NOT_MEASURABLE.value
+    assert sum(numbers[f"runs_{k}"] for k in ("SAT", "jammed", "not_converged",
+                                              "not_checked")) == len(scan.p)

@@ -222,8 +222,8 @@ def summary_numbers(results: JammingResults, found: Sequence[Finding]) -> dict[s
     numbers |= {f"dead_{k}": v for k, v in dead_counts(results).items()}
     numbers |= {"sat_msq_max": sat_max, "jammed_msq_min": jam_min,
                 "sat_floor": results.settings.rule.sat_floor}
-    labels = np.concatenate([s.labels for s in [*results.random.values(),
-                                                *results.parity.values()]])
+    labels = np.concatenate([np.zeros(0, dtype=object)] + [
+        s.labels for s in [*results.random.values(), *results.parity.values()]])
     numbers |= {f"runs_{k.replace(' ', '_')}": int((labels == k).sum())
                 for k in (SAT, JAMMED, NOT_CONVERGED, NOT_CHECKED)}
     return numbers
@@ -519,6 +519,10 @@ def isostaticity_finding(pairs: Sequence[tuple[int, int]]) -> Finding:
                     "isostatic_ratio_min": float(ratio.min())})
 
 
+def _pooled_r_star(scans: Iterable[Scan]) -> np.ndarray:
+    return np.concatenate([np.zeros(0)] + [seed_r_star(s) for s in scans])
+
+
 def findings(results: JammingResults, seed: int = 0,
              fits: Mapping[int, tuple[ExponentEstimate, ExponentEstimate, int]] | None = None
              ) -> list[Finding]:
@@ -535,10 +539,10 @@ def findings(results: JammingResults, seed: int = 0,
         jump_finding(jump_values(results.random.values(), st.jump_window), seed=seed),
         depth_finding(at_largest, f"N ≈ {largest:g}", tolerance=st.depth_tolerance,
                       min_seeds=st.min_seeds, seed=seed),
-        location_finding(np.concatenate(list(at_largest.values())), n_largest),
-        parity_finding(np.concatenate([seed_r_star(s) for s in results.random.values()]),
-                       np.concatenate([seed_r_star(s) for s in results.parity.values()]),
-                       results.dataset),
+        location_finding(_pooled_r_star(results.random[(d, largest)] for d in st.depths),
+                         n_largest),
+        parity_finding(_pooled_r_star(results.random.values()),
+                       _pooled_r_star(results.parity.values()), results.dataset),
         exponent_finding("θ", {d: f[0] for d, f in fits.items()}, 1, THETA_PAPER, THETA_FHU),
         exponent_finding("γ", {d: f[1] for d, f in fits.items()}, -1, GAMMA_PAPER, GAMMA_FHU),
         isostaticity_finding(iso),
