@@ -260,7 +260,7 @@ def gap_function(sizes: Sequence[int], x: Tensor, y: Tensor, eps: float = EPSILO
 
 def dead_mask(theta: Tensor, sizes: Sequence[int], x: Tensor) -> np.ndarray:
     """(P,) True where the whole last hidden layer is off (see
-    :func:`l2lib.jamming.dead_points`), for one flat parameter vector."""
+    :func:`l2lib.train.hinge.dead_points`), for one flat parameter vector."""
     weights, biases = _unflatten(theta.to(x.dtype), sizes)
     h = x
     for w, b in zip(weights[:-1], biases[:-1], strict=True):

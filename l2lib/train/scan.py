@@ -2,16 +2,22 @@
 
 At one architecture (depth L, width h, input dimension d, so N weights fixed) and for each data
 seed, runs are made at data-set sizes P = r·N on a grid of ratios r, then the bracket around the
-transition is bisected (geometric midpoints) for a few rounds. A run is *jammed* (UNSAT) when it
-ends with N_Δ > f·N (the authors' rule, f = 0.1); otherwise it is on the SAT side (N_Δ = 0:
-fitted; 0 < N_Δ ≤ f·N: a few points left when the budget ran out). A run is *stuck* when at
-least half of its unsatisfied points are dead (:func:`~l2lib.jamming.dead_points`: the whole
-last hidden layer is off there): it says nothing about whether the data can be fitted, and
-locating P* ignores it. Per seed, P* = √(P_lo·P_hi) with P_hi the smallest jammed P and P_lo
-the largest SAT-side P below it; P* is the mean over seeds, with a standard error from the
-seeds' spread and their brackets' widths. N*(P) is the same line read the other way.
+transition is bisected (geometric midpoints) for a few rounds. During the scan a run is *jammed*
+(UNSAT) when it ends with N_Δ > f·N (the authors' rule, f = 0.1); otherwise it is on the SAT
+side (N_Δ = 0: fitted; 0 < N_Δ ≤ f·N: a few points left when the budget ran out). A run is
+*stuck* when at least half of its unsatisfied points are dead
+(:func:`~l2lib.train.hinge.dead_points`: the whole last hidden layer is off there): it says
+nothing about whether the data can be fitted, and locating P* ignores it. Per seed, P* =
+√(P_lo·P_hi) with P_hi the smallest jammed P and P_lo the largest SAT-side P below it; P* is the
+mean over seeds, with a standard error from the seeds' spread and their brackets' widths. N*(P)
+is the same line read the other way.
 
-All runs of one batch train together as ensemble members (:func:`l2lib.jamming.minimise`);
+Once the scan is done, :func:`converged` minimises runs on by L-BFGS and
+:func:`l2lib.measure.jamming.classify` labels every run (SAT, jammed at a checked minimum, not
+converged, not checked); a labelled scan's ``jammed``/``sat_side``/brackets/P* follow the
+labels instead of the authors' rule.
+
+All runs of one batch train together as ensemble members (:func:`l2lib.train.hinge.minimise`);
 each batch is stored as one point of a :class:`~l2lib.store.SweepStore`, so a rerun replays the
 finished batches and resumes after the last one.
 """
