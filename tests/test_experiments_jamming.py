@@ -40,6 +40,11 @@ def test_settings_quick_is_the_defaults_overrides_apply_and_unknown_names_are_re
 # Findings: each with an agreeing input, a negative control and an undecided / not measurable one
 
 
+def test_the_existence_of_the_jump_holds_by_construction():
+    found = C.jump_exists_finding(0.1)
+    assert found.verdict is Verdict.BY_CONSTRUCTION and not found.verdict.is_evidence
+
+
 def test_jump_finding():
     agree = C.jump_finding(np.array([0.45, 0.5, 0.42, 0.48]))
     assert agree.verdict is Verdict.AGREES and agree.numbers["jump_runs"] == 4
@@ -123,11 +128,11 @@ def test_run_findings_and_summary_numbers_on_a_tiny_profile(tmp_path):
     scan = results.random[(2, 40.0)]
     assert scan.labels is not None and len(scan.labels) == len(scan.p)
     found = C.findings(results)
-    assert [f.key for f in found] == ["jamming.jump", "jamming.depth", "jamming.location",
-                                      "jamming.parity", "jamming.theta", "jamming.gamma",
-                                      "jamming.isostatic"]
-    assert found[1].verdict is Verdict.NOT_MEASURABLE  # one depth: nothing to compare
-    assert found[3].verdict is Verdict.NOT_MEASURABLE  # no parity scans
+    assert [f.key[8:] for f in found] == ["jump_exists", "jump", "depth", "location", "parity",
+                                          "theta", "gamma", "isostatic"]
+    assert found[0].verdict is Verdict.BY_CONSTRUCTION
+    assert found[2].verdict is Verdict.NOT_MEASURABLE  # one depth: nothing to compare
+    assert found[4].verdict is Verdict.NOT_MEASURABLE  # no parity scans
     numbers = C.summary_numbers(results, found)
     assert numbers["depth_verdict"] == Verdict.NOT_MEASURABLE.value
     assert sum(numbers[f"runs_{k}"] for k in ("SAT", "jammed", "not_converged",

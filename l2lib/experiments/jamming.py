@@ -354,6 +354,16 @@ def _bootstrap_mean(values: np.ndarray, n_boot: int, seed: int) -> tuple[float, 
     return float(lo), float(hi)
 
 
+def jump_exists_finding(unsat_fraction: float) -> Finding:
+    """That N_Δ/N jumps at P* at all: true by construction here (P* is placed between the last
+    SAT run, N_Δ = 0, and the first jammed one, N_Δ > f·N); shown, not counted as evidence."""
+    return Finding("jamming.jump_exists", "N_Δ/N jumps at N*", "a jump of N_Δ/N at N* [paper]",
+                   f"P* lies between N_Δ = 0 and N_Δ > {unsat_fraction:g} N by definition",
+                   Verdict.BY_CONSTRUCTION,
+                   "the transition is located where N_Δ/N jumps; only the jump's size "
+                   "(next finding) can fail")
+
+
 def jump_finding(values: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Finding:
     """N_Δ/N of jammed runs just above P*: finite like the authors' (> 0.4 at L = 3)? The runs
     below are SAT by classification, so only the size of the jump is evidence."""
@@ -536,6 +546,7 @@ def findings(results: JammingResults, seed: int = 0,
     iso = [(c.n_delta, c.n_eff) for cs in results.checks.values() for c in cs
            if c is not None and c.status == JAMMED]
     return [
+        jump_exists_finding(st.rule.unsat_fraction),
         jump_finding(jump_values(results.random.values(), st.jump_window), seed=seed),
         depth_finding(at_largest, f"N ≈ {largest:g}", tolerance=st.depth_tolerance,
                       min_seeds=st.min_seeds, seed=seed),
