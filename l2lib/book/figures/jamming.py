@@ -81,7 +81,7 @@ def jump(scans: Sequence[Scan], threshold: float) -> Figure:
         if np.isfinite(s.r_star()[0]):
             ax.axvline(s.r_star()[0], color=f"C{i}", lw=0.8, ls="--")
     ax.axhline(threshold, color="0.5", lw=0.8, ls=":", label=f"{threshold:g} N")
-    plots.label(ax, "P / N", "N_Δ / N (live data)", "random data (x: jammed, ○: not converged)",
+    plots.label(ax, "P / N", "N_Δ / N (all data)", "random data (x: jammed, ○: not converged)",
                 legend=True)
     return fig
 
