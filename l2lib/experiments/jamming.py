@@ -280,9 +280,9 @@ def jump_values(results: JammingResults, window: float) -> np.ndarray:
     """N_Δ/N (live data: dead ones left out) of the jammed random-data runs with P within a
     factor 1 + ``window`` above their seed's P*."""
     out = [np.zeros(0)]
-    for (depth, n), scan in results.random.items():
+    for (depth, n), one in results.random.items():
         checks = results.checks[("random", depth, n)]
-        out.append(np.array([checks[i].n_delta / scan.n for i in scan.near_transition(window)]))
+        out.append(np.array([checks[i].n_delta / one.n for i in one.near_transition(window)]))
     return np.concatenate(out)
 
 
