@@ -177,7 +177,7 @@ def test_a_kink_minimum_is_jammed_and_a_symmetric_saddle_is_excluded():
     saddle = J.converge(symmetric, sizes, x, y)
     check = T.check_run(saddle.theta, sizes, x, y, n)
     assert check.status == T.NOT_CONVERGED and check.reason.startswith("saddle")
-    assert check.lambda_min < 0 and check.descent > 1e-9
+    assert check.lambda_min < 0 and check.descent > T.JamRule().descent_tol
 
 
 def test_few_contacts_above_the_floor_are_not_converged():

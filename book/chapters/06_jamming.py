@@ -40,9 +40,10 @@
 #
 # * **SAT** when the mean squared gap of the live data is below a precision floor (1e-12: far
 #   above float64 rounding of Δ², far below the jammed states; checked below);
-# * **jammed** only at a **checked minimum** with $N_\Delta>0.1N$: no probe along $-\nabla L$ or
-#   along ± the softest Hessian modes lowers the loss (minima of ReLU nets sit on kinks, where
-#   the Hessian may show a negative eigenvalue along which the loss still rises both ways);
+# * **jammed** only at a **checked minimum** with $N_\Delta>0.1N$: no probe step along
+#   $-\nabla L$ or along ± the softest Hessian modes lowers the loss by more than $10^{-5}$ of
+#   itself (minima of ReLU nets sit on kinks, where the Hessian may show a negative eigenvalue
+#   along which the loss still rises both ways);
 # * otherwise **not converged**, and left out (as are runs far above the first jammed P of a
 #   seed, "not checked").
 #
