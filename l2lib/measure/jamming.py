@@ -149,7 +149,7 @@ def _fit(logs: np.ndarray, n_min: int, n_candidates: int, log_lo: float, hi: flo
     """(a, log x_c, points inside, KS) for sorted logs above ``log_lo`` (−inf: no lower
     cut-off). A free upper cut-off ranges over the order statistics at ``n_candidates``
     geometrically spaced ranks with at least ``n_min`` points inside and a window of at least
-    ``min_span`` (natural-log units, from log_lo or else the smallest sample); the smallest KS
+    ``min_span`` (natural-log units, from the smallest sample above log_lo); the smallest KS
     wins."""
     first = int(np.searchsorted(logs, log_lo, "right"))
     if hi is not None:
@@ -159,7 +159,7 @@ def _fit(logs: np.ndarray, n_min: int, n_candidates: int, log_lo: float, hi: flo
     best = (np.nan, np.nan, 0, np.inf)
     if first >= logs.size:
         return best
-    lower = log_lo if np.isfinite(log_lo) else logs[first]
+    lower = logs[first]  # the span counts from the smallest sample above the floor
     ranks = np.geomspace(n_min + 1, max(logs.size - first, n_min + 1), n_candidates)
     for m in np.unique(ranks.round().astype(int)):
         if first + m > logs.size or logs[first + m - 1] - lower < min_span:
@@ -329,17 +329,11 @@ class ExponentEstimate:
     n_needed: int
     min_decades: float
     reason: str = ""
+    decades: float = np.nan  # decades of data in the window: x_c / smallest gap above the floor
 
     @property
     def measurable(self) -> bool:
         return self.fit is not None
-
-    @property
-    def decades(self) -> float:
-        """Decades spanned by the fitted window (NaN when not measurable)."""
-        if self.fit is None:
-            return np.nan
-        return math.log10(self.fit.x_c / self.fit.x_min) if self.fit.x_min > 0 else np.nan
 
 
 def measure_exponent(
@@ -367,7 +361,9 @@ def measure_exponent(
         return ExponentEstimate(None, n_above, needed, min_decades,
                                 f"no window of ≥ {min_decades:g} decades above {floor:g} holds "
                                 f"{needed} gaps ({n_above} above the floor)")
-    return ExponentEstimate(fit, n_above, needed, min_decades)
+    smallest = float(values[values > floor].min())
+    return ExponentEstimate(fit, n_above, needed, min_decades,
+                            decades=math.log10(fit.x_c / smallest))
 
 
 def _z(level: float) -> float:
@@ -398,8 +394,8 @@ class JamRule:
     ``n_soft`` softest Hessian eigenvectors. 1e-5 is the resolution of the L-BFGS finish here:
     in the quick profile the runs deep in the UNSAT phase (P = 3N) end with best probe gains of
     1e-7–1e-5 of L, while runs that only looked jammed fit outright (L → 0) under L-BFGS; a
-    stricter value would exclude the former for the minimiser's budget, not for the data. ``dense_max``: the largest net (parameters) whose
-    dense Hessian is computed.
+    stricter value would exclude the former for the minimiser's budget, not for the data.
+    ``dense_max``: the largest net (parameters) whose dense Hessian is computed.
     """
 
     sat_floor: float = 1e-12
