@@ -215,3 +215,63 @@ def minimise(
     set_flat_parameters(model, final)
     return MinimiseResult(steps.cpu().numpy(), n_delta.cpu().numpy(),
                           loss.cpu().numpy().astype(np.float64))
+
+
+
+# --------------------------------------------------------------------------------------------
+# Converging onto a minimum
+
+
+@dataclass
+class ConvergeResult:
+    """Outcome of :func:`converge`: final flat parameters, L-BFGS iterations, N_Δ and loss."""
+
+    theta: torch.Tensor
+    iterations: int
+    n_delta: int
+    loss: float
+
+
+def converge(theta: torch.Tensor, sizes: Sequence[int], x: torch.Tensor, y: torch.Tensor, *,
+             max_iter: int = 2000, restarts: int = 4, eps: float = EPSILON) -> ConvergeResult:
+    """Minimise one run's hinge loss from ``theta`` (one flat vector) by L-BFGS (scipy,
+    float64, exact gradients): up to ``max_iter`` iterations in all, restarted (fresh memory)
+    up to ``restarts`` times while the loss still falls; stops at L = 0.
+
+    Adam with a finite learning rate hovers near a minimum; L-BFGS from there lands on it (or,
+    when the state only looked jammed, fits the data). Minima of ReLU nets sit on kinks of the
+    loss, where L-BFGS stops on a failed line search: the restarts go on from there.
+    """
+    from scipy.optimize import minimize
+
+    p = x.shape[0]
+
+    def loss_of(t: torch.Tensor) -> torch.Tensor:
+        delta = margins(_forward(t[None], sizes, x), y, eps)
+        return 0.5 * torch.relu(delta).square().sum() / p
+
+    def fg(v: np.ndarray) -> tuple[float, np.ndarray]:
+        t = torch.as_tensor(v, dtype=x.dtype, device=x.device).requires_grad_(True)
+        value = loss_of(t)
+        (g,) = torch.autograd.grad(value, t)
+        return float(value.detach()), g.detach().cpu().numpy().astype(np.float64)
+
+    v = theta.detach().cpu().numpy().astype(np.float64)
+    value, used = fg(v)[0], 0
+    for _ in range(restarts + 1):
+        if value == 0 or used >= max_iter:
+            break
+        out = minimize(fg, v, jac=True, method="L-BFGS-B",
+                       options={"maxiter": max_iter - used, "ftol": 0.0, "gtol": 0.0,
+                                "maxcor": 30})
+        used += max(int(out.nit), 1)
+        falls = float(out.fun) < value * (1 - 1e-12)
+        if float(out.fun) <= value:
+            v, value = out.x, float(out.fun)
+        if not falls:
+            break
+    final = torch.as_tensor(v, dtype=x.dtype, device=x.device)
+    with torch.no_grad():
+        delta = margins(_forward(final[None], sizes, x), y, eps)[0]
+        loss = float(0.5 * torch.relu(delta).square().sum() / p)
+    return ConvergeResult(final, used, int((delta > 0).sum()), loss)

@@ -2,16 +2,22 @@
 
 At one architecture (depth L, width h, input dimension d, so N weights fixed) and for each data
 seed, runs are made at data-set sizes P = r·N on a grid of ratios r, then the bracket around the
-transition is bisected (geometric midpoints) for a few rounds. A run is *jammed* (UNSAT) when it
-ends with N_Δ > f·N (the authors' rule, f = 0.1); otherwise it is on the SAT side (N_Δ = 0:
-fitted; 0 < N_Δ ≤ f·N: a few points left when the budget ran out). A run is *stuck* when at
-least half of its unsatisfied points are dead (:func:`~l2lib.jamming.dead_points`: the whole
-last hidden layer is off there): it says nothing about whether the data can be fitted, and
-locating P* ignores it. Per seed, P* = √(P_lo·P_hi) with P_hi the smallest jammed P and P_lo
-the largest SAT-side P below it; P* is the mean over seeds, with a standard error from the
-seeds' spread and their brackets' widths. N*(P) is the same line read the other way.
+transition is bisected (geometric midpoints) for a few rounds. During the scan a run is *jammed*
+(UNSAT) when it ends with N_Δ > f·N (the authors' rule, f = 0.1); otherwise it is on the SAT
+side (N_Δ = 0: fitted; 0 < N_Δ ≤ f·N: a few points left when the budget ran out). A run is
+*stuck* when at least half of its unsatisfied points are dead
+(:func:`~l2lib.train.hinge.dead_points`: the whole last hidden layer is off there): it says
+nothing about whether the data can be fitted, and locating P* ignores it. Per seed, P* =
+√(P_lo·P_hi) with P_hi the smallest jammed P and P_lo the largest SAT-side P below it; P* is the
+mean over seeds, with a standard error from the seeds' spread and their brackets' widths. N*(P)
+is the same line read the other way.
 
-All runs of one batch train together as ensemble members (:func:`l2lib.jamming.minimise`);
+Once the scan is done, :func:`converged` minimises runs on by L-BFGS and
+:func:`l2lib.measure.jamming.classify` labels every run (SAT, jammed at a checked minimum, not
+converged, not checked); a labelled scan's ``jammed``/``sat_side``/brackets/P* follow the
+labels instead of the authors' rule.
+
+All runs of one batch train together as ensemble members (:func:`l2lib.train.hinge.minimise`);
 each batch is stored as one point of a :class:`~l2lib.store.SweepStore`, so a rerun replays the
 finished batches and resumes after the last one.
 """
@@ -21,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,7 +37,10 @@ from l2lib.models.flat import set_flat_parameters
 from l2lib.models.mlp import jamming_net, n_weights
 from l2lib.runtime import derived_seed, progress_bar
 from l2lib.store import open_store
-from l2lib.train.hinge import HingeConfig, dead_points, margins, minimise
+from l2lib.train.hinge import HingeConfig, converge, dead_points, margins, minimise
+
+SAT, JAMMED, NOT_CONVERGED, NOT_CHECKED = "SAT", "jammed", "not converged", "not checked"
+"""Run labels after classification (:func:`l2lib.measure.jamming.classify`)."""
 
 DataPool = Callable[[int, int], tuple[torch.Tensor, torch.Tensor]]
 """``pool(seed, p)`` → (x (p, d), y (p,)): the data of one seed; size-P sets are prefixes."""
@@ -83,6 +92,7 @@ class Scan:
     theta: np.ndarray
     dead: np.ndarray
     pools: dict[int, tuple[torch.Tensor, torch.Tensor]] = field(repr=False)
+    labels: np.ndarray | None = None  # per run SAT / jammed / not converged, once classified
 
     @property
     def n(self) -> int:
@@ -100,13 +110,36 @@ class Scan:
 
     @property
     def jammed(self) -> np.ndarray:
-        """UNSAT runs: N_Δ > f·N, not stuck."""
+        """Jammed runs: labelled so once classified; before that (during the scan's bisection)
+        the authors' rule N_Δ > f·N, not stuck."""
+        if self.labels is not None:
+            return self.labels == JAMMED
         return (self.n_delta > self.unsat_fraction * self.n) & ~self.stuck
 
     @property
     def sat_side(self) -> np.ndarray:
-        """Runs ending with N_Δ ≤ f·N, not stuck."""
+        """SAT runs once classified; before that, runs ending with N_Δ ≤ f·N, not stuck."""
+        if self.labels is not None:
+            return self.labels == SAT
         return (self.n_delta <= self.unsat_fraction * self.n) & ~self.stuck
+
+    @property
+    def excluded(self) -> np.ndarray:
+        """Runs left out of P* and of the statistics: not converged or not checked once
+        classified, stuck before."""
+        if self.labels is not None:
+            return (self.labels == NOT_CONVERGED) | (self.labels == NOT_CHECKED)
+        return self.stuck
+
+    def labelled(self, labels: Sequence[str] | np.ndarray) -> Scan:
+        """A copy whose runs carry ``labels`` (SAT / jammed / not converged)."""
+        labels = np.asarray(labels, dtype=object)
+        if labels.shape != self.p.shape or not set(labels) <= {SAT, JAMMED, NOT_CONVERGED,
+                                                               NOT_CHECKED}:
+            raise ValueError(f"need one of {SAT!r}, {JAMMED!r}, {NOT_CONVERGED!r}, "
+                             f"{NOT_CHECKED!r} per run "
+                             f"({len(self.p)}), got {labels!r}")
+        return replace(self, labels=labels)
 
     @property
     def sat(self) -> np.ndarray:
@@ -160,7 +193,23 @@ class Scan:
         return Scan(self.name, self.depth, self.width, self.d, self.unsat_fraction,
                     *(getattr(self, k)[idx] for k in ("p", "seed", "round", "n_delta", "steps",
                                                       "loss")),
-                    [self.deltas[i] for i in idx], self.theta[idx], self.dead[idx], self.pools)
+                    [self.deltas[i] for i in idx], self.theta[idx], self.dead[idx], self.pools,
+                    None if self.labels is None else self.labels[idx])
+
+    def merged(self, runs: Sequence[int], other: Scan) -> Scan:
+        """A copy in which runs ``runs`` carry the outcomes of ``other``'s runs (same order, e.g.
+        from :func:`polish`); their ``steps`` add up."""
+        idx = np.asarray(runs, dtype=int)
+        if len(other.p) != idx.size or not np.array_equal(other.p, self.p[idx]):
+            raise ValueError("other must hold the same runs (same P, same order) as runs")
+        out = {k: getattr(self, k).copy() for k in ("n_delta", "steps", "loss", "theta", "dead")}
+        for k in ("n_delta", "loss", "theta", "dead"):
+            out[k][idx] = getattr(other, k)
+        out["steps"][idx] += other.steps
+        deltas = list(self.deltas)
+        for j, i in enumerate(idx):
+            deltas[i] = other.deltas[j]
+        return replace(self, deltas=deltas, labels=None, **out)
 
     def data(self, run: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The (x, y) run ``run`` was trained on."""
@@ -305,6 +354,29 @@ def polish(
     out = _collect(records, f"{scan.name}-polished", scan.depth, scan.width, scan.d,
                    scan.unsat_fraction, scan.pools)
     return out.subset(np.argsort(order))  # back in the order of ``runs``
+
+
+def converged(scan: Scan, runs: Sequence[int], *, max_iter: int = 2000,
+              device: str | torch.device = "cpu") -> Scan:
+    """A copy of ``scan`` in which ``runs`` were minimised on to a minimum by
+    :func:`l2lib.train.hinge.converge` (L-BFGS) from their final weights; their ``steps`` gain
+    the iterations made. A run that reaches N_Δ = 0 there was not jammed, only slow."""
+    theta, n_delta, loss = scan.theta.copy(), scan.n_delta.copy(), scan.loss.copy()
+    steps, dead, deltas = scan.steps.copy(), scan.dead.copy(), list(scan.deltas)
+    for i in sorted({int(r) for r in runs}):
+        x, y = (t.to(device) for t in scan.data(i))
+        out = converge(torch.as_tensor(theta[i], device=device, dtype=x.dtype), scan.sizes, x,
+                       y, max_iter=max_iter)
+        model = jamming_net(scan.d, scan.width, scan.depth, [0], dtype=x.dtype, device=device)
+        set_flat_parameters(model, out.theta[None])
+        with torch.no_grad():
+            delta = margins(model(x), y)[0]
+            dead[i] = int((dead_points(model, x)[0] & (delta > 0)).sum())
+        theta[i] = out.theta.cpu().numpy()
+        n_delta[i], loss[i], steps[i] = out.n_delta, out.loss, steps[i] + out.iterations
+        deltas[i] = delta.cpu().numpy()
+    return replace(scan, theta=theta, n_delta=n_delta, loss=loss, steps=steps, dead=dead,
+                   deltas=deltas, labels=None)
 
 
 def _collect(records, name, depth, width, d, unsat_fraction: float, pools) -> Scan:

@@ -1,0 +1,92 @@
+"""Locating P*: brackets and P* by the authors' rule, labels after classification, the scan's
+store and resume, polishing."""
+
+import numpy as np
+import pytest
+import torch
+
+from l2lib.data import jamming as D
+from l2lib.measure import jamming as T
+from l2lib.models import mlp as M
+from l2lib.train import hinge as J
+from l2lib.train import scan as S
+
+
+def _fake_scan(p, seed, n_delta, dead=None, width=4, depth=2):
+    p, seed, n_delta = (np.asarray(v) for v in (p, seed, n_delta))
+    dead = np.zeros_like(p) if dead is None else np.asarray(dead)
+    deltas = [np.linspace(-1, 1, q) for q in p]
+    return S.Scan("fake", depth, width, width, 0.1, p, seed, np.zeros_like(p), n_delta,
+                  np.zeros_like(p), np.ones(len(p)), deltas, np.zeros((len(p), 1)), dead,
+                  pools={})
+
+
+def test_brackets_and_p_star_follow_the_authors_rule():
+    n = M.n_weights(4, 4, 2)  # 40: jammed ⇔ N_Δ > 4
+    scan = _fake_scan(p=[40, 80, 120, 160, 40, 80, 90, 100, 120, 160],
+                      seed=[0, 0, 0, 0, 1, 1, 1, 1, 1, 1],
+                      n_delta=[0, 3, 30, 50, 0, 0, 12, 10, 4, 60],
+                      dead=[0, 0, 5, 0, 0, 0, 6, 0, 0, 0])
+    assert scan.n == n
+    np.testing.assert_array_equal(scan.stuck, np.arange(10) == 6)  # half its contacts dead
+    assert scan.brackets() == {0: (80.0, 120.0), 1: (80.0, 100.0)}  # first jam counts
+    stars = scan.p_star_seeds()
+    np.testing.assert_allclose(stars, [np.sqrt(80 * 120), np.sqrt(80 * 100)])
+    p, err = scan.p_star()
+    widths = np.array([40.0, 20.0]) / np.sqrt(12)  # brackets read as uniform distributions
+    assert p == pytest.approx(stars.mean())
+    assert err == pytest.approx(np.sqrt((stars.var(ddof=1) + np.mean(widths**2)) / 2))
+    assert scan.r_star()[0] == pytest.approx(p / n)
+    np.testing.assert_array_equal(scan.near_transition(0.3), [2, 7])
+    unbracketed = _fake_scan(p=[40, 80], seed=[0, 0], n_delta=[0, 0])
+    assert np.isnan(unbracketed.p_star()[0])
+
+
+def test_scan_brackets_the_transition_and_resumes_from_the_store(tmp_path):
+    settings = S.ScanSettings(ratios=(0.3, 3.0), n_seeds=2, rounds=2,
+                              config=J.HingeConfig(lr=1e-2, decay_every=400, max_steps=800))
+    run = dict(seed=0, store_root=tmp_path, name="t", progress=False)
+
+    def pool(s, p):
+        return D.random_data(p, 10, s)
+
+    first = S.scan(pool, 10, 10, 2, settings, **run)
+    n, low = first.n, round(0.3 * first.n)
+    assert set(first.p[first.round == 0]) == {low, 3 * n}
+    assert first.jammed[first.p == 3 * n].all() and first.sat[first.p == low].all()
+    assert (first.round > 0).sum() >= 2  # bisection inside each seed's bracket
+    for s, (lo, hi) in first.brackets().items():
+        assert low <= lo < hi <= 3 * n, s
+    x, y = first.data(2)
+    assert len(first.deltas[2]) == first.p[2] == len(x) == len(y)
+    gaps = T.gap_function(first.sizes, x, y)(torch.as_tensor(first.theta[2]))
+    torch.testing.assert_close(torch.as_tensor(first.deltas[2]), gaps)
+    again = S.scan(pool, 10, 10, 2, settings, **run)  # replayed from the store
+    np.testing.assert_array_equal(again.n_delta, first.n_delta)
+    np.testing.assert_array_equal(again.theta, first.theta)
+    # polishing continues from the stored weights: zero more steps change nothing
+    jammed = np.flatnonzero(first.jammed)
+    same = S.polish(first, jammed[::-1], J.HingeConfig(lr=1e-12, lr_min=1e-12, max_steps=1),
+                    progress=False)
+    np.testing.assert_array_equal(same.p, first.p[jammed])
+    np.testing.assert_allclose(same.theta, first.theta[jammed], rtol=0, atol=1e-11)
+    np.testing.assert_array_equal(same.n_delta, first.n_delta[jammed])
+    more = S.polish(first, jammed, J.HingeConfig(lr=1e-3, max_steps=300), store_root=tmp_path,
+                    progress=False)
+    assert (more.loss <= first.loss[jammed] + 1e-12).all()
+    positive, negative, runs = T.pooled_gaps([more])
+    assert runs == int(more.jammed.sum()) and (positive > 0).all() and (negative > 0).all()
+
+
+def test_labels_replace_the_authors_rule_and_merged_swaps_runs():
+    scan = _fake_scan(p=[40, 80, 120], seed=[0, 0, 0], n_delta=[0, 30, 50])
+    assert list(scan.jammed) == [False, True, True]
+    labelled = scan.labelled([S.SAT, S.NOT_CONVERGED, S.JAMMED])
+    assert list(labelled.jammed) == [False, False, True]
+    assert list(labelled.excluded) == [False, True, False]
+    assert labelled.brackets() == {0: (40.0, 120.0)}  # the excluded run is no bracket end
+    other = _fake_scan(p=[80], seed=[0], n_delta=[0])
+    merged = scan.merged([1], other)
+    assert list(merged.n_delta) == [0, 0, 50] and merged.labels is None
+    with pytest.raises(ValueError, match="same runs"):
+        scan.merged([0], other)
