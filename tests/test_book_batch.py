@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from l2lib.analysis.findings import Finding, verdict_of
 from l2lib.book import report
 from l2lib.models.mlp import mlp
 from l2lib.store import open_store
@@ -68,9 +69,9 @@ result = warm_sweep(model, x, y, lams, config=config, progress=False,
                     store=open_store(results / "store", "toy-STEM", {"seed": seed, "lams": lams}))
 norm = result.mean("norm")
 report.write_summary("STEM", {"norm_first": float(norm[0]), "norm_last": float(norm[-1])},
-                     info, results_dir, findings=[report.Finding(
-                         "the weight norm falls as λ grows", "falls", f"{norm[0]:.3g} → "
-                         f"{norm[-1]:.3g}", bool(norm[-1] < norm[0]))])
+                     info, results_dir, findings=[Finding(
+                         "toy.norm", "the weight norm falls as λ grows", "falls",
+                         f"{norm[0]:.3g} → {norm[-1]:.3g}", verdict_of(bool(norm[-1] < norm[0])))])
 '''
 
 

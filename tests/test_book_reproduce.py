@@ -61,9 +61,10 @@ def test_page_shows_five_verdicts_with_legend_tally_and_second_profile(tmp_path)
     quick, second = tmp_path / "quick", tmp_path / "reference"
     summary(quick, "01_onset", "quick", CPU, five_verdicts(), wall=150.0)
     summary(quick, "02_curvature", "quick", CPU, [], wall=0.4)
-    # an older summary (report.Finding: agree only) with a "|" and a "<" in its cells
+    # an older summary (a record with "agree" only) with a "|" and a "<" in its cells
     summary(quick, "03_regimes", "quick", CPU,
-            [report.Finding("plateaus | steps", "P < N* [paper]", "3 plateaus", None, "n > 2")])
+            [{"finding": "plateaus | steps", "paper": "P < N* [paper]",
+              "companion": "3 plateaus", "agree": None, "note": "n > 2"}])
     ref = five_verdicts()
     ref[2] = Finding("onset.spinodal", "spinodal", "λ_s = 1.2", "λ_s = 1.21", Verdict.AGREES)
     summary(second, "01_onset", "reference", GPU, ref[:3], wall=7200.0)
@@ -118,7 +119,7 @@ def test_cell_text_escapes_markup_and_joins_lines():
 
 
 def test_report_command_without_second_run_and_bad_summaries(tmp_path, capsys):
-    summary(tmp_path, "01_onset", "smoke", "cpu", [report.Finding("f", "p", "c", True)])
+    summary(tmp_path, "01_onset", "smoke", "cpu", [Finding("ch.f", "f", "p", "c", Verdict.AGREES)])
     out = tmp_path / "page.md"
     assert cli.main(["report", "--results", str(tmp_path), "--output", str(out),
                      "--book", str(ROOT / "book")]) == 0

@@ -1,9 +1,9 @@
 """What a chapter reports besides its figures: provenance, glued numbers, a JSON summary.
 
 Each chapter writes ``<results_dir>/summaries/<chapter>.json`` with its headline numbers, its
-findings set beside the papers' values (:class:`Finding`, for the "Does it reproduce?" page), and
-the run's provenance (profile, device, versions, start time, wall time), and glues the same
-numbers into the book text with ``myst_nb.glue``.
+findings beside the papers' values (:class:`l2lib.analysis.findings.Finding`, for the "Does it
+reproduce?" page), and the run's provenance (profile, device, versions, start time, wall
+time), and glues the same numbers into the book text with ``myst_nb.glue``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import math
 import os
 import platform
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,23 +88,6 @@ def glue_numbers(numbers: Mapping[str, Any], digits: int = 4) -> None:
         glue(name, value, display=False)
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One published claim beside what this run measured (the chapters' old form; new code
-    returns :class:`l2lib.analysis.findings.Finding`, whose verdict has five categories).
-
-    ``paper``: the reported value as text with its source (e.g. "λ_c = 2.0 [theory]");
-    ``companion``: what this run found, as text; ``agree``: True/False, or None when the run
-    cannot decide (e.g. a profile too small to resolve it); ``note``: one short sentence.
-    """
-
-    finding: str
-    paper: str
-    companion: str
-    agree: bool | None
-    note: str = ""
-
-
 def _finite_or_none(value: Any) -> Any:
     """NaN and ±inf become null, so the summary is strict JSON."""
     if isinstance(value, dict):
@@ -118,7 +101,8 @@ def _finite_or_none(value: Any) -> Any:
 
 def write_summary(
     chapter: str, numbers: Mapping[str, Any], info: Mapping[str, Any],
-    results_dir: str | os.PathLike, findings: Sequence[Finding | findings_lib.Finding] = (),
+    results_dir: str | os.PathLike,
+    findings: Sequence[findings_lib.Finding | Mapping[str, Any]] = (),
 ) -> Path:
     """Write ``<results_dir>/summaries/<chapter>.json`` atomically; return its path.
 
@@ -133,7 +117,7 @@ def write_summary(
         started = dt.datetime.fromisoformat(info["utc"])
         info["wall_s"] = round((dt.datetime.now(dt.timezone.utc) - started).total_seconds(), 1)
     record = {"chapter": chapter, "provenance": jsonable(info), "numbers": jsonable(numbers),
-              "findings": [f.as_record() if hasattr(f, "as_record") else asdict(f)
+              "findings": [f.as_record() if isinstance(f, findings_lib.Finding) else dict(f)
                            for f in findings]}
     tmp.write_text(json.dumps(_finite_or_none(record), indent=1, allow_nan=False))
     os.replace(tmp, path)
