@@ -1,4 +1,4 @@
-"""The ``l2lib`` command line (also ``python -m l2lib``): batch runs, sweeps, results, report.
+"""The ``l2lib`` command line (also ``python -m l2lib``): batch runs, sweeps, results, report::
 
     l2lib run [CHAPTER ...] [--profile P] [-p NAME V1,V2,... ...] [--dry-run]
               [--plot NUMBER [--against NAME]] [--workers N | --scheduler ADDR]
