@@ -23,9 +23,10 @@
 #
 # **Protocol** (from the authors' scripts): MLP 784-128-128-10 with sigmoid units,
 # cross-entropy, Adam (learning rate 1.5·10⁻³, batch 64), at most 50 epochs per β, each β
-# warm-started from the previous one's weights with a fresh optimiser, penalty (β/2)‖θ‖² (their
-# `Adam(weight_decay=β)`), three seeds (here members of one ensemble, which equals three separate
-# runs — a tested property).
+# warm-started from the previous one's weights with a fresh optimiser, minimising
+# $L_\beta(\theta) = E(\theta) + \tfrac{\beta}{2}\|\theta\|^2$ with $E$ the mean cross-entropy
+# (their `Adam(weight_decay=β)`), three seeds (here members of one ensemble, which equals three
+# separate runs — a tested property).
 #
 # **Early stopping.** The authors monitor the training cross-entropy with patience 5 and, by a
 # copying slip, keep the *last* epoch's weights; as the cross-entropy rises with β, every β then

@@ -10,6 +10,7 @@ Needs the ``book`` extra (papermill, jupytext).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,7 +37,9 @@ def execute_chapter(
 ) -> Path:
     """Convert ``source`` with jupytext, execute it with papermill into ``output``, hide the
     injected-parameters cell. Raises papermill's error if a cell fails (the partly executed
-    notebook is still written, with the traceback)."""
+    notebook is still written, with the traceback). The kernel runs with ``L2LIB_PROGRESS=0``
+    unless set otherwise: progress bars would be stored in the notebook as widgets, which the
+    rendered book can show only with scripts from a CDN."""
     import jupytext
     import nbformat
     import papermill
@@ -46,6 +49,7 @@ def execute_chapter(
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3",
                                        "language": "python"}
+    os.environ.setdefault("L2LIB_PROGRESS", "0")  # the kernel inherits it
     with tempfile.TemporaryDirectory() as tmp:
         unexecuted = Path(tmp) / source.with_suffix(".ipynb").name
         nbformat.write(notebook, unexecuted)

@@ -96,10 +96,10 @@ def mode_staircase(
 
 def label(ax: Axes, xlabel: str, ylabel: str, title: str | None = None,
           legend: bool | Sequence[str] = False) -> None:
-    """Axis labels, optional title and legend."""
+    """Axis labels, optional title and legend (drawn only if some artist has a label)."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    if legend:
+    if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
