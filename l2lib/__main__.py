@@ -1,4 +1,4 @@
-"""``python -m l2lib``: the command line of :mod:`l2lib.cli`."""
+"""``python -m l2lib``: the command line of :mod:`l2lib.book.cli`."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""Synthetic teacher data for which the closed forms of :mod:`l2lib.theory` hold exactly.
+"""Synthetic teacher data for which the closed forms of :mod:`l2lib.analysis.theory` hold exactly.
 
 The inputs are whitened *in the sample*: ``XᵀX / n = a·I`` exactly, and the label noise is
 projected out of the span of X, so the empirical cross-covariance ``Xᵀ Y / n`` has exactly the

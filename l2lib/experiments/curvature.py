@@ -2,7 +2,8 @@
 
 At each point of a warm sweep the regularised loss is minimised; there we measure the
 *unregularised* error landscape E (not E + (λ/2)‖θ‖², whose Hessian is shifted by λ·I): its
-scalar curvature R (the hypersurface formula of :mod:`l2lib.curvature`) and its extreme Hessian
+scalar curvature R (the hypersurface formula of :mod:`l2lib.measure.curvature`) and its extreme
+Hessian
 eigenvalues, and whether the point is a minimum (stationarity residual, smallest eigenvalue of
 ∇²L_λ = ∇²E + λI). Change points of R(λ) (:func:`l2lib.analysis.transitions.local_change_points`,
 on converged points only) are set beside λ_c of the theory, the jump of the sweep, and the change

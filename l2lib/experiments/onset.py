@@ -2,7 +2,7 @@
 
 Each experiment is a pair of warm sweeps over the same ascending grid: upwards from a trained
 start, then downwards from where the upward sweep ended. Results are stored (resumable) when a
-store folder is given. Penalty convention: (λ/2)‖θ‖² (see :mod:`l2lib.losses`).
+store folder is given. Penalty convention: (λ/2)‖θ‖² (see :mod:`l2lib.train.losses`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Protocol of Ersoy, Cardozo Licha & Wiesner (arXiv 2512.11866, from their scripts
 784-128-128-10 with sigmoid units, cross-entropy, Adam (lr 1.5e-3, batch 64), at most 50 epochs
 per β with early stopping (patience 5), β from 0 to 0.1 in steps of 2e-4, warm start with a fresh
 optimiser at every β, three seeds. The penalty is (β/2)‖θ‖² over all weights and biases, which
-is what their ``Adam(weight_decay=β)`` applies (:mod:`l2lib.losses`).
+is what their ``Adam(weight_decay=β)`` applies (:mod:`l2lib.train.losses`).
 
 Early stopping (``RegimeSettings.early_stopping``): ``"authors"`` follows their scripts — the
 epoch-mean training cross-entropy is monitored and the *last* epoch kept (a copying slip of
@@ -17,7 +17,7 @@ accuracy per seed, matched across seeds (:mod:`l2lib.analysis.staircase`, :func:
 :func:`findings` turns them into the chapter's verdicts. :func:`detect_regimes`, the older
 accuracy-drop threshold rule, remains for chapter 5's Pathfinder paths.
 
-The three seeds are members of one ensemble trained together (:mod:`l2lib.train`); every member
+The three seeds are members of one ensemble trained together (:mod:`l2lib.train.loop`); every member
 has its own data order and early stopping, so this equals three separate sweeps (tested).
 """
 
@@ -361,7 +361,8 @@ def detect_regimes(
     result: SweepResult, member: int | None = None, *, min_drop: float = 0.05,
     min_points: int = 2, level: float = 0.5,
 ) -> Regimes:
-    """Plateaus of test accuracy along an upward sweep (:func:`l2lib.transitions.staircase`),
+    """Plateaus of test accuracy along an upward sweep
+    (:func:`l2lib.analysis.transitions.staircase`),
     for one ``member`` or the mean over members (None), and which digits each plateau keeps."""
     if result.direction != "up":
         result = result.ascending()

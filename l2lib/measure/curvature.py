@@ -3,7 +3,8 @@
 Operator measured. For a member with flat parameter vector θ ∈ ℝᴾ (weights then biases, in the
 order of :meth:`EnsembleMLP.flat_parameters`), every function here works on a scalar function
 ``fn(θ)``. :func:`member_objective` builds it: by default ``fn`` is the *unregularised* error E(θ)
-of :mod:`l2lib.losses` (mean cross-entropy, or the mean over samples of Σ_o (y_o − f_o)²) over the
+of :mod:`l2lib.train.losses` (mean cross-entropy, or the mean over samples of Σ_o (y_o − f_o)²)
+over the
 full data set, so the Hessian H is ∇²E. With ``lam > 0`` it is E(θ) + (λ/2)‖θ‖², whose Hessian is
 ∇²E + λI (the library's (λ/2)‖θ‖² convention, θ_ref = 0).
 
@@ -83,7 +84,7 @@ def member_objective(
 
     ``fn`` maps a flat parameter vector of shape (P,) — the member's weights then biases, in the
     order of ``model.flat_parameters()[member]`` — to the scalar E(θ) + (lam/2)‖θ‖² over the
-    full data (x, y), with E as in :func:`l2lib.losses.member_error`. ``lam = 0`` (default)
+    full data (x, y), with E as in :func:`l2lib.train.losses.member_error`. ``lam = 0`` (default)
     gives the unregularised error. ``fn`` is a pure function (a functional forward with the
     math of ``EnsembleMLP.forward`` for K = 1), differentiable any number of times through
     ``torch.func``; ``model`` is not used after this call.

@@ -138,7 +138,7 @@ def evaluate_points(
     """Observables at every point of a path, each of shape (n_points, K, ...).
 
     ``train_loss`` and ``test_loss``: the unregularised error E (``loss``, see
-    :func:`l2lib.losses.member_error`) on the training and the test split; ``train_acc``,
+    :func:`l2lib.train.losses.member_error`) on the training and the test split; ``train_acc``,
     ``test_acc``; ``class_acc`` (n, K, n_classes): test accuracy on each class; with ``start`` /
     ``end`` also ``dist_start`` / ``dist_end``. ``model`` only supplies the architecture.
     """

@@ -12,8 +12,8 @@ a negative smallest eigenvalue).
 has minima (±1, a) and one saddle (0, 0) with Hessian eigenvalues −4 and 2c. With a = 0,
 Pathfinder from (−1, 0) towards (1, 0) follows the left minimum until the spinodal at β = 1
 (x = −½, where ∂²E/∂x² = −1 = −β) and then jumps. :class:`PointEnsemble` turns any energy of a
-point into an ensemble "model" so that :func:`l2lib.train.train` and
-:func:`l2lib.pathfinder.find_path` run on it.
+point into an ensemble "model" so that :func:`l2lib.train.loop.train` and
+:func:`l2lib.train.pathfinder.find_path` run on it.
 
 **Saddles on a path** (:func:`lowest_mode`, :func:`scan_segment`, :func:`jump_steps`). A
 Pathfinder step from checkpoint θ_i to θ_{i+1} is taken at strength β_{i+1}: the optimiser
@@ -52,7 +52,7 @@ TOY_TRAIN = TrainConfig(optimizer="sgd", lr=0.1, batch_size=None, max_epochs=400
 
 class PointEnsemble(nn.Module):
     """K points θ_k ∈ ℝᵈ (parameter ``theta``, shape (K, d)) with the ensemble interface of
-    :mod:`l2lib.train`; its error is an :data:`Energy` via :func:`point_error`."""
+    :mod:`l2lib.train.loop`; its error is an :data:`Energy` via :func:`point_error`."""
 
     def __init__(self, points: Tensor | Sequence[Sequence[float]],
                  seeds: Sequence[int] | None = None, dtype: torch.dtype = torch.float64) -> None:
@@ -74,7 +74,7 @@ class PointEnsemble(nn.Module):
 
 
 def point_error(energy: Energy) -> ErrorFn:
-    """``error_fn`` for :func:`l2lib.train.train` evaluating ``energy`` at a PointEnsemble."""
+    """``error_fn`` for :func:`l2lib.train.loop.train` evaluating ``energy`` at a PointEnsemble."""
 
     def error_fn(model: PointEnsemble, xb: Tensor, yb: Tensor) -> Tensor:
         return energy(model.theta)
@@ -171,7 +171,8 @@ def locate_saddle(
     """The critical point of ``fn`` nearest the highest point of the segment a → b.
 
     ``fn`` maps a flat parameter vector (P,) to a scalar (e.g. from
-    :func:`l2lib.curvature.member_objective`). ½‖∇fn‖² is minimised by L-BFGS (scipy, ``gtol``,
+    :func:`l2lib.measure.curvature.member_objective`). ½‖∇fn‖² is minimised by L-BFGS (scipy,
+    ``gtol``,
     ``maxiter``) in float64 numpy with its gradient ∇²fn ∇fn. Extreme eigenvalues are dense
     for P ≤ 64, else by Lanczos with tolerance ``eig_tol``.
     """

@@ -9,9 +9,10 @@
   prior's standard deviation. A collapsed unit's mean keeps a faint (Var ≪ 0.01) trace of the
   input that a probe on μ can exploit; its sample z is prior noise, which the decoder sees.
 * Error landscape: :func:`member_objective` gives, for one member, a pure function of its flat
-  parameter vector θ — the β-weighted negative ELBO of :mod:`l2lib.vae` on the full data with the
+  parameter vector θ — the β-weighted negative ELBO of :mod:`l2lib.models.vae` on the full data
+  with the
   reparameterisation noise held fixed (common random numbers), optionally plus (λ/2)‖θ‖² — for
-  the curvature toolkit :mod:`l2lib.curvature`.
+  the curvature toolkit :mod:`l2lib.measure.curvature`.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def member_objective(
     ``lam`` > 0) over the full data ``x`` (N, d), z = μ + σ ε with the fixed noise ``eps``
     (N, L). θ is the member's flat parameter vector in the order of
     ``model.flat_parameters()[member]``; ``fn`` is pure (``torch.func.functional_call`` on a
-    K = 1 copy of the member), so it works with every function of :mod:`l2lib.curvature`.
+    K = 1 copy of the member), so it works with every function of :mod:`l2lib.measure.curvature`.
     """
     if isinstance(member, bool) or not isinstance(member, (int, np.integer)):
         raise ValueError(f"member must be an integer index, got {member!r}")

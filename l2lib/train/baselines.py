@@ -6,7 +6,7 @@
   trained as in Garipov et al. (2018): the bend minimises the mean of E(φ(t)) over t ∈ [0, 1]
   with a fresh t ~ U[0, 1] drawn at every optimiser step (one per member), starting from the
   midpoint, where the curve *is* the straight line. The training loop is
-  :func:`l2lib.train.train`; the curve is a module whose parameters are the bend. Its early
+  :func:`l2lib.train.loop.train`; the curve is a module whose parameters are the bend. Its early
   stopping monitors the epoch mean of E(φ(t)); with independent draws that mean is noisy (one
   lucky epoch of t near the ends would be "best" and be restored), so the draws of one epoch are
   *stratified*: one t in each of ``steps_per_epoch`` equal sub-intervals, in random order. Every
@@ -88,7 +88,7 @@ def linear_path(start: Mapping[str, Tensor], end: Mapping[str, Tensor],
 
 class BezierCurve(nn.Module):
     """K quadratic Bezier curves (member k from ``start`` k to ``end`` k) whose only parameters
-    are the bends, member axis first, so that :func:`l2lib.train.train` can train them.
+    are the bends, member axis first, so that :func:`l2lib.train.loop.train` can train them.
 
     ``model`` supplies the architecture (its own weights are not used). The bend starts at the
     midpoint of the ends unless ``bend`` is given. ``seed`` seeds the draws of t (member k gets
@@ -158,7 +158,7 @@ class BezierCurve(nn.Module):
 
 
 def bezier_error(loss: str = "cross_entropy"):
-    """The training error of :class:`BezierCurve` for :func:`l2lib.train.train`: E(φ(t)) on the
+    """The training error of :class:`BezierCurve` for :func:`l2lib.train.loop.train`: E(φ(t)) on the
     minibatch, with a fresh t ~ U[0, 1] per member at every call (Garipov et al.)."""
 
     def error_fn(curve: BezierCurve, xb: Tensor, yb: Tensor) -> Tensor:
@@ -208,7 +208,8 @@ def train_bezier(
     """Train the bends of Bezier curves between ``start`` and ``end`` (member by member), the
     draws of t stratified over each epoch's steps.
 
-    ``config`` is the optimiser and early stopping of :func:`l2lib.train.train`; the bend starts
+    ``config`` is the optimiser and early stopping of :func:`l2lib.train.loop.train`; the bend
+    starts
     at ``bend`` (default: the midpoint, i.e. the straight line); ``weight_decay``
     an optional (λ/2)‖θ_b‖² on the bend (Garipov et al. use weight decay; 0 by default). With
     ``store_root`` the trained bend and its cost are stored, keyed by ``key``, the config and the

@@ -1,6 +1,6 @@
 """One training loop for every finding: K ensemble members at once, data kept on the device.
 
-The objective and the penalty convention are those of :mod:`l2lib.losses`:
+The objective and the penalty convention are those of :mod:`l2lib.train.losses`:
 ``L_k = E_k + (λ_k/2)‖θ_k − θ_ref,k‖²``. Members are independent: the summed objective gives
 each member exactly its own gradient, Adam and SGD act element-wise, and every member has its own
 data order and its own early stopping, so training K members together equals K separate runs

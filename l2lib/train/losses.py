@@ -92,7 +92,7 @@ def per_member(value, n_members: int, like: torch.Tensor, name: str = "lam") -> 
 def negative_elbo_error(
     beta: float | Sequence[float] | torch.Tensor, noise_seeds: Sequence[int]
 ) -> ErrorFn:
-    """``error_fn(model, xb, yb)`` for :func:`l2lib.train.train`: the β-weighted negative ELBO
+    """``error_fn(model, xb, yb)`` for :func:`l2lib.train.loop.train`: the β-weighted negative ELBO
     of each member, shape (K,), with fresh noise per step from member k's ``noise_seeds[k]``
     (``yb`` is ignored). ``beta`` is a scalar or one value per member, >= 0."""
     if isinstance(beta, torch.Tensor):

@@ -7,14 +7,15 @@ it visits an ascending grid of strengths β; at every β it minimises
     L_β(θ) = E(θ) + (β/2) ‖θ − θ_ref‖²
 
 to convergence, warm-started from the previous β's weights with a fresh optimiser; convergence
-is the early stopping of :func:`l2lib.train.train` (patience on the epoch mean of L_β, the best
+is the early stopping of :func:`l2lib.train.loop.train` (patience on the epoch mean of L_β, the best
 epoch's weights restored). The path is the ordered list of converged checkpoints θ_β₁,
 θ_β₂, …, pulled from the start towards θ_ref (θ_β → θ_ref as β → ∞). There is no other
-optimisation loop: :func:`find_path` is a thin layer over :func:`l2lib.sweep.warm_sweep`, which
+optimisation loop: :func:`find_path` is a thin layer over :func:`l2lib.train.sweep.warm_sweep`,
+which
 also stores every checkpoint resumably.
 
 Convention. l2lib's penalty is (β/2)‖θ − θ_ref‖² (gradient β(θ − θ_ref), Hessian shift β·I, see
-:mod:`l2lib.losses`). The paper writes β_paper ‖θ − θ_ref‖², so β_paper = β/2
+:mod:`l2lib.train.losses`). The paper writes β_paper ‖θ − θ_ref‖², so β_paper = β/2
 (:func:`paper_beta`). Distances are Euclidean norms over all weights and biases of a member.
 
 Saddles. A converged checkpoint is a local minimum of L_β, so the smallest eigenvalue of the
@@ -126,7 +127,7 @@ def find_path(
     ``betas``: ascending grid of β ≥ 0 (l2lib convention, penalty (β/2)‖θ − θ_ref‖²); each
     point is trained with ``config`` from the previous point's weights with a fresh optimiser.
     ``observe(model, beta)`` adds observations (per-member tensors) to the ones recorded always
-    (see :class:`Path`); ``error_fn`` replaces the error E (see :func:`l2lib.train.train`).
+    (see :class:`Path`); ``error_fn`` replaces the error E (see :func:`l2lib.train.loop.train`).
     With ``store_root`` every checkpoint is stored under ``<store_root>/<name>-<hash>`` and a
     rerun resumes; the hash covers ``key`` (describe the model and data there), the grid, the
     training config, and the values of the start and the reference. ``model`` is trained in
