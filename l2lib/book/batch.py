@@ -905,7 +905,7 @@ def run_sweep_task(task: SweepTask, results_dir: str | Path,
     """Run one sweep task into ``<results_dir>/store`` (resuming what is stored already).
 
     Warm sweeps start from a fresh initialisation; ``both`` sweeps up, then down from where the
-    upward sweep ended (the store layout of :func:`l2lib.experiments.onset.hysteresis_sweeps`).
+    upward sweep ended (the store layout of :func:`l2lib.train.sweep.hysteresis_sweep`).
     Observed at
     every point: weight norm, train/test accuracy, training error and objective.
     ``threads``: torch's intra-op threads for this task (a Dask batch gives 1); on a Dask worker

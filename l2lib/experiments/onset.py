@@ -23,10 +23,9 @@ from l2lib.measure import observables as measure
 from l2lib.measure.curvature import smallest_regularised_eigenvalues
 from l2lib.models.mlp import EnsembleMLP, deep_linear, mlp
 from l2lib.runtime import check_profile
-from l2lib.store import open_store
 from l2lib.train.loop import TrainConfig
 from l2lib.train.polish import polishing
-from l2lib.train.sweep import Hysteresis, Observer, SweepResult, warm_sweep
+from l2lib.train.sweep import Hysteresis, Observer, SweepResult, hysteresis_sweep
 
 
 @dataclass(frozen=True)
@@ -101,37 +100,6 @@ def settings(profile: str, **overrides: Any) -> OnsetSettings:
     return replace(OnsetSettings(), **(PROFILE_OVERRIDES[check_profile(profile)] | overrides))
 
 
-def hysteresis_sweeps(
-    model: EnsembleMLP,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    lams: np.ndarray,
-    *,
-    config: TrainConfig,
-    observe: Observer,
-    jitter: float,
-    store_root: str | Path | None = None,
-    name: str = "sweep",
-    key: Mapping[str, Any] | None = None,
-    observe_down: Observer | None = None,
-) -> Hysteresis:
-    """Sweep up over ``lams`` from ``model``'s weights, then down from where it ended.
-
-    ``key`` must describe everything that determines the result besides ``lams``, ``config`` and
-    ``jitter`` (model, data, seeds); it keys the store. ``observe_down`` (default ``observe``)
-    observes the downward sweep, e.g. adding the saddle check.
-    """
-    common = {"key": dict(key or {}), "lams": lams, "config": config, "jitter": jitter}
-    up = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="up",
-                    jitter=jitter, store=open_store(store_root, f"{name}-up", common),
-                    progress=f"{name} ↑")
-    down = warm_sweep(model, x, y, lams, config=config, observe=observe_down or observe,
-                      direction="down", jitter=jitter,
-                      store=open_store(store_root, f"{name}-down", common),
-                      progress=f"{name} ↓")
-    return Hysteresis(up.lams, up, down.ascending())
-
-
 def make_teacher(settings: OnsetSettings, modes: tuple[float, ...], seed: int,
                  device: torch.device | str = "cpu") -> TeacherData:
     """Whitened teacher data of chapter 1 (inputs with covariance exactly I)."""
@@ -194,7 +162,7 @@ def deep_linear_hysteresis(
     net, key = linear_setup(data, depth, settings, seed)
     observe = polished(linear_observer(data), data.x, data.y, "mse",
                        settings.linear_polish_iters)
-    return hysteresis_sweeps(net, data.x, data.y, lams, config=settings.linear_train,
+    return hysteresis_sweep(net, data.x, data.y, lams, config=settings.linear_train,
                              observe=observe, jitter=settings.jitter,
                              store_root=store_root, name=f"linear-D{depth}", key=key)
 
@@ -373,7 +341,7 @@ def mlp_hysteresis(
     the downward sweep also checks every point for a saddle."""
     net, key = mlp_setup(data, hidden_layers, settings, seed)
     iters = settings.mlp_polish_iters
-    return hysteresis_sweeps(net, data.x_train, data.y_train, mlp_grid(settings, hidden_layers),
+    return hysteresis_sweep(net, data.x_train, data.y_train, mlp_grid(settings, hidden_layers),
                              config=settings.mlp_train,
                              observe=polished(classification_observer(data), data.x_train,
                                               data.y_train, "cross_entropy", iters),

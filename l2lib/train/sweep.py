@@ -199,18 +199,22 @@ def hysteresis_sweep(
     store_root: str | Path | None = None,
     name: str = "sweep",
     key: Mapping[str, Any] | None = None,
+    observe_down: Observer | None = None,
 ) -> Hysteresis:
     """Sweep up over ``lams`` from ``model``'s weights, then down from where it ended.
 
     ``key`` must describe everything that determines the result besides ``lams``, ``config`` and
     ``jitter`` (model, data, seeds); it keys the stores ``<name>-up`` and ``<name>-down``.
+    ``observe_down`` (default ``observe``) observes the downward sweep, e.g. adding a saddle
+    check.
     """
     common = {"key": dict(key or {}), "lams": lams, "config": config, "jitter": jitter}
     up = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="up",
                     jitter=jitter, store=open_store(store_root, f"{name}-up", common),
                     progress=f"{name} ↑")
-    down = warm_sweep(model, x, y, lams, config=config, observe=observe, direction="down",
-                      jitter=jitter, store=open_store(store_root, f"{name}-down", common),
+    down = warm_sweep(model, x, y, lams, config=config, observe=observe_down or observe,
+                      direction="down", jitter=jitter,
+                      store=open_store(store_root, f"{name}-down", common),
                       progress=f"{name} ↓")
     return Hysteresis(up.lams, up, down.ascending())
 
