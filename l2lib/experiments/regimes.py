@@ -182,7 +182,9 @@ def load_regime_data(
 
 def regime_observer(data: Dataset, settings: RegimeSettings, betas: np.ndarray) -> Observer:
     """Per member: ‖θ‖, training and test cross-entropy and accuracy, regularised objective
-    E + (β/2)‖θ‖², test accuracy per class; and, at every ``hessian_every``-th β for the first
+    E + (β/2)‖θ‖², test accuracy per class, the stationarity residual ``residual`` and
+    ‖∇L_β‖ ``grad_reg`` on the full training set (:func:`l2lib.measure.observables.stationarity`;
+    the authors' ≈ 6 Adam epochs per β do not reach a minimum, and this says how far); and, at every ``hessian_every``-th β for the first
     ``hessian_members`` members, the largest and smallest Hessian eigenvalue of the training
     cross-entropy (on its first ``hessian_n`` images) and the scalar curvature of its graph
     (stochastic, with standard error), and its ``spectrum_k`` eigenvalues of largest magnitude
@@ -200,7 +202,7 @@ def regime_observer(data: Dataset, settings: RegimeSettings, betas: np.ndarray) 
             "train_acc": measure.accuracy(model, x, y),
             "test_acc": measure.accuracy(model, xt, yt),
             "class_acc": measure.class_accuracy(model, xt, yt, data.n_classes),
-        }
+        } | measure.stationarity(model, x, y, "cross_entropy", lam)
         hess = np.full((k, 4), np.nan)
         top = np.full((k, max(settings.spectrum_k, 1)), np.nan)
         index = int(np.argmin(np.abs(betas - float(lam[0]))))
