@@ -218,6 +218,23 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
+def _read_point_file(path: Path) -> dict[str, Any]:
+    """A point file's record ``{lam, obs: {name: tensor}, state}``; a StoreError naming it if it
+    is missing or damaged."""
+    try:
+        record = torch.load(path, weights_only=True)
+        if not isinstance(record, dict) or not {"lam", "obs", "state"} <= set(record):
+            raise ValueError("not a point record")
+    except FileNotFoundError as err:
+        raise StoreError(f"point file {path} is missing") from err
+    except Exception as err:  # truncated or garbage: torch raises many kinds
+        raise StoreError(
+            f"point file {path} is damaged ({type(err).__name__}: {str(err)[:120]}); "
+            "delete it (the sweep then recomputes it from the newest intact point)"
+        ) from err
+    return record
+
+
 class SweepStore:
     """The folder ``root/<name>-<key>`` holding the finished points of one sweep.
 
@@ -294,19 +311,7 @@ class SweepStore:
         _atomic_save(record, self._point(index))
 
     def _read(self, index: int) -> dict[str, Any]:
-        path = self._point(index)
-        try:
-            record = torch.load(path, weights_only=True)
-            if not isinstance(record, dict) or not {"lam", "obs", "state"} <= set(record):
-                raise ValueError("not a point record")
-        except FileNotFoundError as err:
-            raise StoreError(f"point file {path} is missing") from err
-        except Exception as err:  # truncated or garbage: torch raises many kinds
-            raise StoreError(
-                f"point file {path} is damaged ({type(err).__name__}: {str(err)[:120]}); "
-                "delete it (the sweep then recomputes it from the newest intact point)"
-            ) from err
-        return record
+        return _read_point_file(self._point(index))
 
     def load(self, index: int) -> dict[str, Any]:
         """Point ``index`` as ``{"lam": float, "obs": {name: ndarray}, "state": dict | None}``;
@@ -362,3 +367,198 @@ def open_store(
     if root is None:
         return None
     return SweepStore(root, name, config, calling_modules(2) if modules is None else modules)
+
+
+# ------------------------------------------------------------------------------- CSV export
+
+CSV_FORMAT = 1  # version of the sidecar layout written by export_store_csv
+
+
+def read_points(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The finished points (0, 1, …, n−1) of the store folder ``path``, without weights, as
+    ``{"lam": float, "obs": {name: ndarray}}``; a StoreError naming a damaged file."""
+    folder = Path(path)
+    present = {int(m.group(1)) for p in folder.iterdir() if (m := _POINT.search(p.name))}
+    points = []
+    while len(points) in present:
+        record = _read_point_file(folder / f"point-{len(points):05d}.pt")
+        points.append({"lam": float(record["lam"]),
+                       "obs": {k: torch.as_tensor(v).numpy() for k, v in record["obs"].items()}})
+    return points
+
+
+def csv_column(name: str, index: tuple[int, ...]) -> str:
+    """The CSV column of entry ``index`` of observation ``name``: ``name`` for a scalar,
+    ``name[k]``, ``name[k,j]``, … otherwise."""
+    return name if not index else f"{name}[{','.join(str(i) for i in index)}]"
+
+
+def _format(values: np.ndarray) -> list[str]:
+    """Each entry as text that reads back to the same value: the shortest decimal that
+    round-trips in its own float type (numpy's repr: ``nan``, ``inf``, ``-0.0`` included),
+    integers in full, booleans as True/False."""
+    kind = values.dtype.kind
+    if kind == "f":
+        return [str(v) for v in values.ravel()]
+    if kind in "iu":
+        return [str(int(v)) for v in values.ravel()]
+    if kind == "b":
+        return [str(bool(v)) for v in values.ravel()]
+    raise StoreError(f"cannot write an observation of dtype {values.dtype} to CSV; store it "
+                     "as float, integer or bool")
+
+
+def _parse(text: str, dtype: np.dtype) -> Any:
+    # float16/32 go through float64: exact, since 53 >= 2·24 + 2 bits (no double rounding)
+    if dtype.kind == "f":
+        return dtype.type(float(text))
+    if dtype.kind in "iu":
+        return dtype.type(int(text))
+    if text not in ("True", "False"):
+        raise ValueError(f"{text!r} is not True or False")
+    return text == "True"
+
+
+def _observations(points: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """name → {dtype, shape (per point; None if it varies), point_shapes (only then)}."""
+    names: dict[str, None] = {}
+    for p in points:
+        names.update(dict.fromkeys(p["obs"]))
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if "[" in name or "," in name or name in ("point", "lam"):
+            raise StoreError(f"observation name {name!r} cannot be a CSV column stem; rename it "
+                             "(no '[' or ',', not 'point' or 'lam')")
+        shapes = [list(np.shape(p["obs"][name])) if name in p["obs"] else None for p in points]
+        dtype = np.result_type(*[p["obs"][name] for p in points if name in p["obs"]])
+        entry: dict[str, Any] = {"dtype": str(dtype), "shape": shapes[0]}
+        if any(s != shapes[0] for s in shapes):  # ragged (e.g. jamming batches) or absent
+            entry = {"dtype": str(dtype), "shape": None, "point_shapes": shapes}
+        out[name] = entry
+    return out
+
+
+def _point_shape(entry: Mapping[str, Any], i: int) -> tuple[int, ...] | None:
+    shape = entry["shape"] if entry.get("shape") is not None else entry["point_shapes"][i]
+    return None if shape is None else tuple(shape)
+
+
+def _columns(observations: Mapping[str, Mapping[str, Any]], n_points: int) -> list[str]:
+    """Column names: point, lam, then each observation's entries in np.ndindex order (for a
+    ragged observation, the union over points in order of first appearance)."""
+    columns: dict[str, None] = {"point": None, "lam": None}
+    for name, entry in observations.items():
+        for i in range(n_points if entry.get("shape") is None else 1):
+            shape = _point_shape(entry, i)
+            if shape is not None:
+                columns.update(dict.fromkeys(csv_column(name, ix) for ix in np.ndindex(*shape)))
+    return list(columns)
+
+
+def write_points_csv(points: list[dict[str, Any]], path: str | os.PathLike
+                     ) -> dict[str, dict[str, Any]]:
+    """Write ``points`` (as :func:`read_points` gives them) to the CSV file ``path`` atomically:
+    one row per point, columns ``point``, ``lam`` and every observation entry
+    (:func:`csv_column`); an entry a point lacks is an empty cell. Returns the observations'
+    description for the sidecar (dtype, shape per point) that :func:`read_points_csv` needs."""
+    import csv
+    import io
+
+    observations = _observations(points)
+    columns = _columns(observations, len(points))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for i, p in enumerate(points):
+        row = dict.fromkeys(columns, "")
+        row["point"], row["lam"] = str(i), repr(float(p["lam"]))
+        for name, values in p["obs"].items():
+            array = np.asarray(values, dtype=observations[name]["dtype"])
+            cells = _format(array)
+            for ix, text in zip(np.ndindex(*array.shape), cells, strict=True):
+                row[csv_column(name, ix)] = text
+        writer.writerow(row.values())
+    text = buffer.getvalue()
+    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text))
+    return observations
+
+
+def read_points_csv(path: str | os.PathLike, observations: Mapping[str, Mapping[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """The points of a CSV written by :func:`write_points_csv`, given its observations'
+    description: ``[{"lam": float, "obs": {name: ndarray}}]`` with the original shapes and
+    dtypes. A StoreError naming the file if it does not match the description."""
+    import csv
+
+    path = Path(path)
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as err:
+        raise StoreError(f"cannot read {path}: {err.strerror}") from err
+    if not rows:
+        raise StoreError(f"{path} is empty; export the store again")
+    header, body = rows[0], rows[1:]
+    expected = _columns(observations, len(body))
+    if header != expected:
+        extra, missing = sorted(set(header) - set(expected)), sorted(set(expected) - set(header))
+        raise StoreError(f"{path}: its columns do not match its .json sidecar (unexpected "
+                         f"{extra[:5]}, missing {missing[:5]}); export the store again")
+    position = {c: j for j, c in enumerate(header)}
+    points = []
+    for i, row in enumerate(body):
+        try:
+            if len(row) != len(header) or int(row[0]) != i:
+                raise ValueError(f"{len(row)} cells, point {row[:1]}")
+            obs = {}
+            for name, entry in observations.items():
+                shape = _point_shape(entry, i)
+                if shape is None:
+                    continue
+                dtype = np.dtype(entry["dtype"])
+                cells = [row[position[csv_column(name, ix)]] for ix in np.ndindex(*shape)]
+                obs[name] = np.array([_parse(c, dtype) for c in cells],
+                                     dtype=dtype).reshape(shape)
+            points.append({"lam": float(row[1]), "obs": obs})
+        except (ValueError, TypeError) as err:
+            raise StoreError(f"{path}: row of point {i} cannot be read ({err}); export the "
+                             "store again") from err
+    return points
+
+
+def export_store_csv(store_dir: str | os.PathLike, out_dir: str | os.PathLike
+                     ) -> tuple[Path, Path]:
+    """Write the store folder ``store_dir`` (``<name>-<key>``) as ``out_dir/<name>-<key>.csv``
+    (:func:`write_points_csv`; weights are never written) and ``.json`` (the store's
+    ``config.json`` verbatim under ``metadata``, the number of points, the observations' dtypes
+    and shapes). Returns both paths."""
+    store_dir, out_dir = Path(store_dir), Path(out_dir)
+    meta = read_metadata(store_dir)
+    points = read_points(store_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out_dir / f"{store_dir.name}.csv", out_dir / f"{store_dir.name}.json"
+    observations = write_points_csv(points, csv_path)
+    sidecar = {"format": CSV_FORMAT, "store": store_dir.name, "points": len(points),
+               "observations": observations, "metadata": meta}
+    text = json.dumps(sidecar, indent=1)
+    atomic_write_bytes(json_path, lambda tmp: tmp.write_text(text))
+    return csv_path, json_path
+
+
+def read_store_csv(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``(sidecar, points)`` of a store exported by :func:`export_store_csv` (``path``: its
+    .csv; the .json beside it is read too)."""
+    path = Path(path)
+    sidecar_path = path.with_name(path.name.removesuffix(".csv") + ".json")
+    try:
+        sidecar = json.loads(sidecar_path.read_text())
+        observations = sidecar["observations"]
+        n_points = int(sidecar["points"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise StoreError(f"cannot read the sidecar {sidecar_path} of {path.name} ({err}); "
+                         "export the store again") from err
+    points = read_points_csv(path, observations)
+    if len(points) != n_points:
+        raise StoreError(f"{path} holds {len(points)} points, its sidecar says {n_points}; "
+                         "export the store again")
+    return sidecar, points

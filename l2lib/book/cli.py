@@ -4,8 +4,13 @@
               [--plot NUMBER [--against NAME]] [--workers N | --scheduler ADDR]
     l2lib chapters                      the chapters and their parameters
     l2lib sweep CONFIG.toml             a library sweep from a config file, into the store
-    l2lib results list | clear NAME ... [--all] [--stale] --yes
+    l2lib results list [--reference DIR] | clear NAME ... [--all] [--stale] --yes
     l2lib report                        the "Does it reproduce?" page
+    l2lib reference export [CHAPTER ...] --results DIR [--out DIR] [--commit SHA]
+    l2lib reference check --profile P [--results DIR] [--expectations FILE]
+    l2lib reference expect --profile P [--results DIR] [--reason TEXT]
+    l2lib reference slices [CHAPTER ...] [--out DIR]
+    l2lib reference stale [--out DIR]   committed reference results whose code changed
 
 Finished work is never recomputed: chapters whose executed notebook records the same parameters
 and code (``--force`` reruns them), sweep points already in the store. An interrupted batch
@@ -129,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     rsub = results.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = rsub.add_parser("list", help="stores (name, key, points, code) and summaries")
     _add_results(listing)
+    listing.add_argument("--reference", metavar="DIR",
+                         help="committed reference results to list too (default: "
+                         "results-reference, if it exists)")
     clear = rsub.add_parser("clear", help="remove stores")
     clear.add_argument("names", nargs="*", metavar="NAME",
                        help="store name, name-key folder, or a shell pattern (e.g. 'linear-*')")
@@ -148,7 +156,47 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--book", default="book", help="book folder, for chapter titles")
     rep.add_argument("--output", default="book/executed/reproducibility.md", metavar="FILE",
                      help="the page (default: book/executed/reproducibility.md)")
+    _add_reference(sub)
     return parser
+
+
+def _add_reference(sub: argparse._SubParsersAction) -> None:
+    ref = sub.add_parser("reference", help="export and check committed reference results",
+                         description="Reference results (l2lib.book.reference): export a "
+                         "reference run for committing, check verdicts against the "
+                         "expectations, recompute slices, report stale ones.")
+    rsub = ref.add_subparsers(dest="action", required=True, metavar="ACTION")
+    out_help = "the reference folder (default: results-reference)"
+    export = rsub.add_parser("export", help="write chapters' summaries, provenance and stores "
+                             "(CSV, no weights) into the reference folder")
+    export.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                        help="stem, number or name (default: every chapter with a summary)")
+    _add_results(export)
+    export.add_argument("--out", default="results-reference", metavar="DIR", help=out_help)
+    export.add_argument("--commit", metavar="SHA", help="git commit of the code that ran "
+                        "(default: git rev-parse HEAD in --source)")
+    export.add_argument("--source", metavar="DIR", help="git work tree that ran (default: "
+                        "this l2lib's)")
+    check = rsub.add_parser("check", help="exit 1 if a finding's verdict differs from the "
+                            "expectations for the profile")
+    check.add_argument("--profile", required=True, help="the profile the summaries ran in")
+    _add_results(check)
+    check.add_argument("--expectations", default="results-reference/expectations.json",
+                       metavar="FILE", help="default: results-reference/expectations.json")
+    expect = rsub.add_parser("expect", help="write or update the expected verdicts of a "
+                             "profile from the summaries")
+    expect.add_argument("--profile", required=True, help="the profile the summaries ran in")
+    _add_results(expect)
+    expect.add_argument("--expectations", default="results-reference/expectations.json",
+                        metavar="FILE", help="default: results-reference/expectations.json")
+    expect.add_argument("--reason", help="why verdicts changed (required when one did)")
+    slices = rsub.add_parser("slices", help="recompute a slice of each reference run and "
+                             "compare; exit 1 on a mismatch")
+    slices.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                        help="stem, number or name (default: every exported chapter)")
+    slices.add_argument("--out", default="results-reference", metavar="DIR", help=out_help)
+    stale = rsub.add_parser("stale", help="exit 1 if a reference result's code changed")
+    stale.add_argument("--out", default="results-reference", metavar="DIR", help=out_help)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = {"run": _run, "chapters": _chapters, "sweep": _sweep, "results": _results,
-               "report": _report}[args.command]
+               "report": _report, "reference": _reference}[args.command]
     try:
         if getattr(args, "results", None) is not None and args.command in {"run", "sweep"}:
             _check_writable(Path(args.results))
@@ -383,6 +431,7 @@ def _results(args: argparse.Namespace) -> int:
                   f"{len(summary['findings'])} findings")
         if not summaries:
             print("  (none)")
+        _list_references(args.reference)
         return 0
     if not (args.names or args.all or args.stale):
         raise CliError("name the stores to clear, or give --all or --stale")
@@ -411,6 +460,92 @@ def _results(args: argparse.Namespace) -> int:
     for s in chosen:
         shutil.rmtree(s.path)
     print(f"removed {len(chosen)} store(s)")
+    return 0
+
+
+def _list_references(folder: str | None) -> None:
+    """The "reference results under …" section of ``l2lib results list``."""
+    from l2lib.book.reference import DEFAULT_DIR, describe_references
+
+    if folder is None and not DEFAULT_DIR.is_dir():
+        return
+    root = Path(folder) if folder is not None else DEFAULT_DIR
+    if not root.is_dir():
+        raise CliError(f"reference folder {root} (--reference) does not exist")
+    print(f"reference results under {root}:")
+    for line in describe_references(root) or ["(none)"]:
+        print(f"  {line}")
+
+
+def _print_lines(lines: Sequence[str], limit: int = 60) -> None:
+    for line in lines[:limit]:
+        print(f"  {line}")
+    if len(lines) > limit:
+        print(f"  … and {len(lines) - limit} more")
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from l2lib.book import reference as ref
+
+    if args.action == "export":
+        from l2lib.book.reproduce import load_summaries
+
+        available = sorted(load_summaries(args.results))
+        if not available:
+            raise CliError(f"no chapter summaries under {Path(args.results) / 'summaries'}: "
+                           "run the chapters first (l2lib run --profile reference --results "
+                           "DIR)")
+        chapters = ref.resolve_chapters(args.chapters, available)
+        warnings = ref.export_reference(args.results, args.out, chapters, commit=args.commit,
+                                        source_dir=args.source)
+        for stem, lines in warnings.items():
+            stores = ref.reference_stores(args.out, stem)
+            print(f"{stem}: summary, provenance and {len(stores)} store(s) → "
+                  f"{Path(args.out) / stem}")
+            for line in lines:
+                print(f"  warning: {line}")
+        return 0
+    if args.action == "check":
+        lines = ref.check_expectations(args.results, args.expectations, args.profile)
+        if lines:
+            print(f"{len(lines)} finding(s) differ from {args.expectations} "
+                  f"(profile {args.profile}):")
+            _print_lines(lines)
+            print("if a change is deliberate: l2lib reference expect --profile "
+                  f"{args.profile} --results {args.results} --reason TEXT")
+            return 1
+        print(f"every verdict as expected for profile {args.profile}")
+        return 0
+    if args.action == "expect":
+        changes = ref.write_expectations(args.results, args.expectations, args.profile,
+                                         args.reason)
+        print(f"{args.expectations}, profile {args.profile}: {len(changes)} change(s)")
+        _print_lines(changes)
+        return 0
+    if args.action == "slices":
+        exported = ref.exported_chapters(args.out)
+        if not exported:
+            raise CliError(f"no reference results under {args.out}: export them with "
+                           "l2lib reference export")
+        lines = ref.check_slices(args.out, ref.resolve_chapters(args.chapters, exported))
+        if lines:
+            print(f"{len(lines)} slice mismatch(es) against {args.out}:")
+            _print_lines(lines)
+            return 1
+        print(f"every slice agrees with {args.out}")
+        return 0
+    if not ref.exported_chapters(args.out):
+        raise CliError(f"no reference results under {args.out}: export them with "
+                       "l2lib reference export")
+    stale = {stem: {s: m for s, m in stores.items() if m}
+             for stem, stores in ref.stale_references(args.out).items()}
+    stale = {stem: stores for stem, stores in stale.items() if stores}
+    for stem, stores in stale.items():
+        for folder, modules in stores.items():
+            print(f"{stem}/{folder}: stale, changed since: {', '.join(modules)}")
+    if stale:
+        return 1
+    print(f"every reference result under {args.out} is current")
     return 0
 
 
