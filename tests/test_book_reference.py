@@ -86,6 +86,8 @@ def test_a_doctored_csv_is_named(tmp_path):
 
 
 def test_ragged_observations_round_trip_point_by_point(tmp_path):
+    """Jamming scans store batches of varying size: exact point by point; as a SweepResult only
+    over points of one shape."""
     store = SweepStore(tmp_path / "store", "jamming-random-L2-h4", {"a": 1})
     sizes = [3, 1, 2]
     for i, k in enumerate(sizes):
@@ -100,8 +102,11 @@ def test_ragged_observations_round_trip_point_by_point(tmp_path):
     assert [p["obs"]["n_delta"].shape for p in points] == [(k,) for k in sizes]
     assert identical(points[2]["obs"]["n_delta"], np.arange(2, dtype=np.float32) + 0.1)
     assert "extra" not in points[0]["obs"] and np.isnan(points[1]["obs"]["extra"])
-    with pytest.raises(ValueError, match="read_store_csv"):
+    with pytest.raises(ValueError, match="'n_delta' has a different shape"):
         reference.load_store_csv(csv_path)
+    first = reference.load_store_csv(csv_path, n_points=1)  # a slice: one batch of a scan
+    assert first.obs["n_delta"].shape == (1, 3) and "extra" not in first.obs
+    assert identical(first.obs["round"][0], np.zeros(3, dtype=np.int64))
 
 
 def test_direction_from_config_then_name():

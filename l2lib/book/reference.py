@@ -262,22 +262,28 @@ def _write_json(path: Path, record: Any) -> None:
 
 # -------------------------------------------------------------------------------------- load
 
-def load_store_csv(path: str | os.PathLike) -> SweepResult:
+def load_store_csv(path: str | os.PathLike, n_points: int | None = None) -> SweepResult:
     """An exported store (its .csv; the .json sidecar beside it) as the
     :class:`~l2lib.train.sweep.SweepResult` the sweep returned: ``lams`` in the order visited,
-    ``obs[name]`` of shape (n_points, ...) with the stored dtype. ``direction`` is the store
-    config's ``direction`` if it has one, else the name's suffix ``-up``/``-down``, else "up".
-    A store whose observation changes shape between points (jamming batches) raises a
-    ValueError: read it point by point with :func:`l2lib.store.read_store_csv`."""
+    ``obs[name]`` of shape (n_points, ...) with the stored dtype; only the first ``n_points``
+    points if given. ``direction`` is the store config's ``direction`` if it has one, else the
+    name's suffix ``-up``/``-down``, else "up". An observation whose shape differs between the
+    points read (a jamming scan's batches) raises a ValueError: read fewer points, or read them
+    one by one with :func:`l2lib.store.read_store_csv`."""
     sidecar, points = read_store_csv(path)
+    points = points[:n_points] if n_points is not None else points
     obs = {}
     for name, entry in sidecar["observations"].items():
-        if entry.get("shape") is None:
+        shapes = {p["obs"][name].shape if name in p["obs"] else None for p in points}
+        if len(shapes) > 1:
             raise ValueError(f"{Path(path).name}: observation {name!r} has a different shape "
-                             "at different points, so it is no SweepResult; read the points "
-                             "with l2lib.store.read_store_csv")
+                             f"at different points ({sorted(map(str, shapes))}), so they make "
+                             "no SweepResult; read fewer points (n_points) or read them one "
+                             "by one with l2lib.store.read_store_csv")
+        if None in shapes:
+            continue
         obs[name] = (np.stack([p["obs"][name] for p in points]) if points else
-                     np.empty((0, *entry["shape"]), dtype=entry["dtype"]))
+                     np.empty((0, *(entry["shape"] or [])), dtype=entry["dtype"]))
     config = (sidecar.get("metadata") or {}).get("config") or {}
     direction = config.get("direction") if isinstance(config, dict) else None
     if not isinstance(direction, str):
@@ -561,6 +567,10 @@ def compare_slice(recomputed: SweepResult, reference: SweepResult,
     return lines
 
 
+def _first_lams(path: Path, n_points: int) -> np.ndarray:
+    return np.array([p["lam"] for p in read_store_csv(path)[1][:n_points]], dtype=np.float64)
+
+
 def _reference_for(key: str, stores: Mapping[str, Path], recomputed: SweepResult,
                    n_points: int) -> tuple[str, Path] | str:
     """The exported store a slice result keyed ``key`` is compared with: the folder named
@@ -571,7 +581,7 @@ def _reference_for(key: str, stores: Mapping[str, Path], recomputed: SweepResult
     if len(named) > 1:
         lams = recomputed.lams[:n_points]
         named = {f: p for f, p in named.items()
-                 if np.allclose(load_store_csv(p).lams[:n_points], lams, rtol=1e-12, atol=1e-12)}
+                 if np.allclose(_first_lams(p, n_points), lams, rtol=1e-12, atol=1e-12)}
     if len(named) == 1:
         return next(iter(named.items()))
     if not named:
@@ -606,7 +616,7 @@ def check_slices(out_dir: str | os.PathLike, chapters: Sequence[str] = ()) -> li
                 continue
             folder, path = found
             try:
-                reference = load_store_csv(path)
+                reference = load_store_csv(path, n_points)
             except (StoreError, ValueError) as err:
                 lines.append(f"{stem}/{folder}: {err}")
                 continue
