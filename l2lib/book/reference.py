@@ -408,6 +408,9 @@ def load_expectations(path: str | os.PathLike) -> dict[str, dict[str, dict[str, 
                                 "--profile P --results DIR --reason TEXT")
     known = {v.value for v in Verdict}
     for profile, entries in record.items():
+        if not isinstance(entries, dict):
+            raise ValueError(f"{path}: profile {profile!r} must map finding keys to "
+                             "{\"verdict\": ..., \"reason\": ...}")
         for key, entry in entries.items():
             if not isinstance(entry, dict) or entry.get("verdict") not in known:
                 raise ValueError(f"{path}: {profile}/{key} has no valid verdict "
