@@ -4,13 +4,14 @@ VENV ?= .venv
 PROFILE ?= quick
 # make book WORKERS=4: chapters as tasks on a local Dask cluster of 4 processes (1 thread each)
 WORKERS ?=
-# results of a paper-profile run (its summaries/), if any, for the reproducibility page
-PAPER_RESULTS ?= results-paper
+# a second results folder for the reproducibility page's second column: the committed
+# reference runs (results-reference/<chapter>/summary.json), or e.g. a paper-profile run's folder
+PAPER_RESULTS ?= results-reference
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # the "Does it reproduce?" page, book/executed/reproducibility.md, from results/summaries/*.json
 REPORT = $(PY) -m l2lib report --results results \
-	$(if $(wildcard $(PAPER_RESULTS)/summaries),--paper-results $(PAPER_RESULTS))
+	$(if $(wildcard $(PAPER_RESULTS)/summaries $(PAPER_RESULTS)/*/summary.json),--paper-results $(PAPER_RESULTS))
 
 # MathJax served from the built book (no CDN, so formulas render offline): npm's package, once
 MATHJAX_VERSION := 3.2.2

@@ -119,13 +119,39 @@ def dependencies(roots: Iterable[str], package_dir: Path = PACKAGE_DIR,
     return sorted(seen)
 
 
+def code_hash(source: bytes | str) -> str:
+    """First 12 hex digits of the sha256 of a module's *code*: its syntax tree without
+    docstrings, comments, line numbers or layout (``ast.dump``), so that editing a docstring,
+    a comment or the formatting keeps every result that depends on the module, while any change
+    the interpreter sees (a constant, a default, a statement) does not. Source that does not
+    parse is hashed as bytes."""
+    raw = source.encode() if isinstance(source, str) else source
+    try:
+        tree = ast.parse(raw)
+    except (SyntaxError, ValueError):
+        return hashlib.sha256(raw).hexdigest()[:12]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
+
+
+def raw_hash(source: bytes) -> str:
+    """First 12 hex digits of the sha256 of the source bytes: the module hash of stores written
+    before :func:`code_hash` (their ``config.json`` still records it)."""
+    return hashlib.sha256(source).hexdigest()[:12]
+
+
 def module_hashes(modules: Iterable[str], package_dir: Path = PACKAGE_DIR) -> dict[str, str]:
-    """module → first 12 hex digits of the sha256 of its source (``"missing"`` if gone)."""
+    """module → :func:`code_hash` of its source (``"missing"`` if gone)."""
     files = package_modules(package_dir)
     out = {}
     for m in modules:
         path = files.get(m)
-        out[m] = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path else "missing"
+        out[m] = code_hash(path.read_bytes()) if path else "missing"
     return out
 
 

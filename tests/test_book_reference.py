@@ -259,7 +259,7 @@ def test_a_doctored_module_hash_is_reported_stale(tmp_path, capsys):
     assert cli.main(["reference", "stale", "--out", str(out)]) == 0
     sidecar = out / "06_jamming" / "stores" / f"{stores['jamming'].path.name}.json"
     record = json.loads(sidecar.read_text())
-    record["metadata"]["modules"]["l2lib.train.loop"] = "000000000000"
+    record["code_hashes"]["l2lib.train.loop"] = "000000000000"
     sidecar.write_text(json.dumps(record))
     stale = reference.stale_references(out)
     assert stale["06_jamming"] == {stores["jamming"].path.name: ["l2lib.train.loop"]}

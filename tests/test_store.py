@@ -77,8 +77,14 @@ def test_editing_an_unrelated_module_keeps_the_key_editing_the_loop_changes_it(t
         with open(copy / unrelated, "a") as f:
             f.write("\n# a comment\n")
     assert key()[0] == before and stale_modules(recorded, copy) == []
-    with open(copy / "train/loop.py", "a") as f:
-        f.write("\n# a comment\n")
+    loop = copy / "train/loop.py"
+    source = loop.read_text()
+    # a comment, a docstring and the layout are not code: the key stays
+    edited = source.replace('"""One training loop', '"""The one training loop', 1)
+    loop.write_text(edited.replace("\n\n\n", "\n\n\n# a comment\n", 1) + "\n\n")
+    assert edited != source and key()[0] == before and stale_modules(recorded, copy) == []
+    # a changed constant is code
+    loop.write_text(source.replace("DIVERGENCE_FACTOR = 1e6", "DIVERGENCE_FACTOR = 1e7"))
     assert key()[0] != before
     assert stale_modules(recorded, copy) == ["l2lib.train.loop"]
 
@@ -143,3 +149,13 @@ def test_the_lock_excludes_another_process(tmp_path):
         held = subprocess.run([sys.executable, "-c", script]).returncode
     free = subprocess.run([sys.executable, "-c", script]).returncode
     assert (held, free) == (3, 0)
+
+
+def test_code_hash_ignores_docstrings_comments_and_layout_not_code():
+    from l2lib.store import code_hash, raw_hash
+
+    base = 'def f(x):\n    """Doc."""\n    return x + 1\n'
+    assert code_hash(base) == code_hash('def f(x):\n    """Other doc."""\n\n    return x+1  # c\n')
+    assert code_hash(base) == code_hash("def f(x):\n    return x + 1\n")
+    assert code_hash(base) != code_hash('def f(x):\n    """Doc."""\n    return x + 2\n')
+    assert code_hash(b"def (") == raw_hash(b"def (")  # unparsable: the bytes

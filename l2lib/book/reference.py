@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,10 @@ from l2lib.store import (
     PACKAGE_DIR,
     StoreError,
     atomic_write_bytes,
+    code_hash,
     export_store_csv,
+    package_modules,
+    raw_hash,
     read_metadata,
     read_store_csv,
     stale_modules,
@@ -214,6 +218,8 @@ def export_reference(
                                  "commit_from": f"git rev-parse HEAD in {source.resolve()}"}
     else:
         where = {"commit": commit, "dirty": None, "commit_from": "given"}
+    code_root = Path(source_dir) / "l2lib" if source_dir is not None else PACKAGE_DIR
+    code_root = code_root if code_root.is_dir() else PACKAGE_DIR
     stores = chapter_stores(results_dir)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     code = code_version()
@@ -229,7 +235,9 @@ def export_reference(
         target.mkdir(parents=True, exist_ok=True)
         written = set()
         for path in stores.get(stem, []):
-            written |= {p.name for p in export_store_csv(path, target)}
+            csv_path, json_path = export_store_csv(path, target)
+            written |= {csv_path.name, json_path.name}
+            warnings += _record_code_hashes(json_path, code_root)
         for old in target.iterdir():
             if old.name in written:
                 continue
@@ -252,6 +260,30 @@ def export_reference(
         _write_json(folder / "summary.json", summary)
         report[stem] = warnings
     return report
+
+
+def _record_code_hashes(sidecar_path: Path, package_dir: Path) -> list[str]:
+    """Add ``code_hashes`` to an exported store's sidecar: the :func:`l2lib.store.code_hash` of
+    every module the store's key covers, read from ``package_dir`` (the l2lib of the code that
+    ran), after checking that each file is the one the store recorded (by either hash method;
+    stores written before code hashes record raw source hashes). Returns warnings for modules
+    whose file there differs from the recorded one (their recorded hash is kept)."""
+    sidecar = json.loads(sidecar_path.read_text())
+    recorded = (sidecar.get("metadata") or {}).get("modules") or {}
+    files = package_modules(package_dir)
+    hashes, warnings = {}, []
+    for module, sha in recorded.items():
+        path = files.get(module)
+        source = path.read_bytes() if path else b""
+        if path and sha in (raw_hash(source), code_hash(source)):
+            hashes[module] = code_hash(source)
+        else:
+            hashes[module] = sha
+            warnings.append(f"{sidecar['store']}: {module} under {package_dir} is not the code "
+                            "that ran (pass --source with the run's work tree)")
+    sidecar["code_hashes"] = hashes
+    _write_json(sidecar_path, sidecar)
+    return warnings
 
 
 def _write_json(path: Path, record: Any) -> None:
@@ -337,6 +369,75 @@ def exported_chapters(out_dir: str | os.PathLike) -> list[str]:
     return sorted(p.parent.name for p in root.glob("*/summary.json")) if root.is_dir() else []
 
 
+@dataclass(frozen=True)
+class ReferenceRun:
+    """A chapter's committed reference run as a chapter shows it: summary, provenance, the
+    exported stores (folder name → .csv) and the modules changed since (empty: current)."""
+
+    stem: str
+    summary: dict[str, Any]
+    provenance: dict[str, Any]
+    stores: dict[str, Path]
+    changed: list[str]
+
+    def sweep(self, name: str) -> SweepResult | None:
+        """The exported store named ``name`` (e.g. ``regimes-mnist-10k-up``) as a
+        SweepResult, or None if this run has none (several of that name: the first)."""
+        for folder, path in self.stores.items():
+            if store_name(folder) == name:
+                return load_store_csv(path)
+        return None
+
+    def markdown(self) -> str:
+        """Provenance in one paragraph, then the findings table (claim, paper, this run,
+        verdict, note) as the reference run recorded them."""
+        from l2lib.book.reproduce import format_wall
+
+        prov = self.provenance
+        commit = str(prov.get("commit") or "?")[:10] + (" (uncommitted changes)"
+                                                        if prov.get("dirty") else "")
+        state = ("the code these results depend on is unchanged since"
+                 if not self.changed else
+                 "**stale**: code they depend on changed since (" + ", ".join(self.changed)
+                 + "); `l2lib reference slices` says whether their first points still "
+                   "reproduce")
+        head = (f"Profile `{prov.get('profile')}`, commit `{commit}`, run {prov.get('run_utc')}"
+                f" on {prov.get('device')} in {format_wall(prov.get('wall_s'))}; {state}. "
+                f"Committed under `results-reference/{self.stem}/` (summary, provenance, "
+                f"{len(self.stores)} stores as CSV).")
+        rows = ["| finding | paper | reference run | verdict | note |", "|---|---|---|---|---|"]
+        for f in self.summary.get("findings", []):
+            verdict = verdict_of_record(f)
+            cells = (f.get("finding", ""), f.get("paper", ""), f.get("companion", ""),
+                     f"{verdict.symbol} {verdict.value}", f.get("note", ""))
+            rows.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ")
+                                          for c in cells) + " |")
+        return head + "\n\n" + "\n".join(rows) + "\n"
+
+
+def load_reference_run(out_dir: str | os.PathLike | None, stem: str) -> ReferenceRun | None:
+    """Chapter ``stem``'s committed reference run under ``out_dir``, or None if there is none
+    (``out_dir`` None or missing, or the chapter not exported)."""
+    if out_dir is None or not (Path(out_dir) / stem / "summary.json").is_file():
+        return None
+    stale = stale_references(out_dir).get(stem, {})
+    return ReferenceRun(stem, load_reference_summary(out_dir, stem),
+                        load_reference_provenance(out_dir, stem),
+                        reference_stores(out_dir, stem),
+                        sorted({m for modules in stale.values() for m in modules}))
+
+
+def reference_markdown(run: ReferenceRun | None, profile: str) -> str:
+    """What a chapter prints about its reference run: its :meth:`ReferenceRun.markdown`, or a
+    line saying that none is committed (or that this page *is* the reference run)."""
+    if profile == "reference":
+        return "This page is itself a reference-profile run."
+    if run is None:
+        return ("No reference run of this chapter is committed (`results-reference/`); "
+                "`l2lib run --profile reference` computes one.")
+    return run.markdown()
+
+
 # ----------------------------------------------------------------------------------- staleness
 
 def stale_references(out_dir: str | os.PathLike, package_dir: Path = PACKAGE_DIR
@@ -350,7 +451,8 @@ def stale_references(out_dir: str | os.PathLike, package_dir: Path = PACKAGE_DIR
         out[stem] = {}
         for folder, csv_path in reference_stores(out_dir, stem).items():
             sidecar = _read_json(csv_path.with_suffix(".json"), f"store {folder}")
-            recorded = (sidecar.get("metadata") or {}).get("modules")
+            recorded = sidecar.get("code_hashes") or (sidecar.get("metadata") or {}).get(
+                "modules")
             out[stem][folder] = (stale_modules(recorded, package_dir)
                                  if isinstance(recorded, dict)
                                  else ["(no module hashes recorded)"])
@@ -626,3 +728,7 @@ def check_slices(out_dir: str | os.PathLike, chapters: Sequence[str] = ()) -> li
             lines += [f"{stem}/{folder}: {line}" for line in
                       compare_slice(recomputed, reference, SLICE_TOLERANCES[stem], n_points)]
     return lines
+
+
+# the chapters' slice functions register themselves (they import this module's names above)
+from l2lib.book import slices as _slices  # noqa: E402, F401

@@ -37,13 +37,18 @@ LEGEND = {
 
 
 def load_summaries(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Chapter → summary for every ``<results_dir>/summaries/*.json`` (empty if none).
+    """Chapter → summary for every ``<results_dir>/summaries/*.json``, or, in a folder of
+    committed reference results (:mod:`l2lib.book.reference`), every
+    ``<results_dir>/<chapter>/summary.json`` (empty if none).
 
     A file that is not a chapter summary, or whose verdict is unknown, raises a ValueError
     naming it.
     """
     summaries = {}
-    for path in sorted((Path(results_dir) / "summaries").glob("*.json")):
+    paths = sorted((Path(results_dir) / "summaries").glob("*.json"))
+    if not paths:
+        paths = sorted(Path(results_dir).glob("[0-9]*/summary.json"))
+    for path in paths:
         try:
             record = json.loads(path.read_text())
             chapter = record["chapter"]

@@ -184,11 +184,12 @@ def regime_observer(data: Dataset, settings: RegimeSettings, betas: np.ndarray) 
     """Per member: ‖θ‖, training and test cross-entropy and accuracy, regularised objective
     E + (β/2)‖θ‖², test accuracy per class, the stationarity residual ``residual`` and
     ‖∇L_β‖ ``grad_reg`` on the full training set (:func:`l2lib.measure.observables.stationarity`;
-    the authors' ≈ 6 Adam epochs per β do not reach a minimum, and this says how far); and, at every ``hessian_every``-th β for the first
-    ``hessian_members`` members, the largest and smallest Hessian eigenvalue of the training
-    cross-entropy (on its first ``hessian_n`` images) and the scalar curvature of its graph
-    (stochastic, with standard error), and its ``spectrum_k`` eigenvalues of largest magnitude
-    (:func:`l2lib.measure.spectrum.top_magnitude`)."""
+    the authors' ≈ 6 Adam epochs per β do not reach a minimum, and this says how far); and,
+    at every ``hessian_every``-th β for the first ``hessian_members`` members, the largest
+    and smallest Hessian eigenvalue of the training cross-entropy (on its first ``hessian_n``
+    images), the scalar curvature of its graph (stochastic, with standard error) and its
+    ``spectrum_k`` eigenvalues of largest magnitude (:func:`l2lib.measure.spectrum.top_magnitude`).
+    """
     x, y, xt, yt = data.x_train, data.y_train, data.x_test, data.y_test
     n_h = len(y) if settings.hessian_n is None else min(settings.hessian_n, len(y))
 

@@ -1,0 +1,145 @@
+"""Slice checks of the committed reference runs: each recomputes the first points of one
+reference sweep with today's code and hands them to :func:`l2lib.book.reference.compare_slice`.
+
+A slice is the *same computation* as the reference run's first points: warm sweeps are causal
+(point i depends only on points ≤ i), so a grid cut after a few points, or a scan cut after its
+first batch, reproduces the reference's first points exactly, up to floating-point summation
+order. The settings come from the reference's profile and are checked against the exported
+store's recorded configuration (a reference run with other settings is reported, not compared).
+Everything runs on the CPU with one thread (the reference runs' setting), so that reductions sum
+in the same order.
+
+Tolerances are relative (floors in :data:`l2lib.book.reference.ABS_FLOOR`): 1e-3 for the losses
+and norms of one-thread CPU reruns, looser for accuracies (one image of 2,000 is 5e-4) and for
+long stochastic minimisations (jamming: 20k Adam steps). An edited committed number (say ×1.05)
+lies far outside each. Chapters 1, 2 and 5 have no slice yet: chapter 5's sweeps start from
+chapter 3's full sweep, and chapters 1–2 have no committed reference run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from l2lib.book.reference import reference_stores, register_slice, store_name
+from l2lib.store import jsonable, read_points
+from l2lib.train.sweep import SweepResult
+
+
+def _provenance(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "provenance.json").read_text())
+
+
+def _exported_config(folder: Path, name: str) -> dict[str, Any]:
+    """The recorded store configuration of the exported store named ``name`` (first match)."""
+    for stem, path in reference_stores(folder.parent, folder.name).items():
+        if store_name(stem) == name:
+            sidecar = json.loads(path.with_suffix(".json").read_text())
+            return sidecar["metadata"]["config"]
+    raise ValueError(f"{folder}: no exported store named {name!r}")
+
+
+def _same_settings(recorded: Any, settings: Any, name: str, ignore: tuple[str, ...]) -> None:
+    """ValueError unless the reference store was computed with ``settings`` (fields in
+    ``ignore`` aside: those the slice shortens)."""
+    now = {k: v for k, v in jsonable(settings).items() if k not in ignore}
+    then = {k: v for k, v in dict(recorded).items() if k not in ignore}
+    if now != then:
+        diff = sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
+        raise ValueError(f"the reference store {name} was computed with other settings "
+                         f"(differing: {diff}); rerun it, or slice it with those settings")
+
+
+def _points(store_dir: Path, n_points: int, direction: str = "up") -> SweepResult:
+    points = read_points(store_dir)[:n_points]
+    obs = {k: np.stack([p["obs"][k] for p in points]) for k in points[0]["obs"]}
+    return SweepResult(np.array([p["lam"] for p in points]), obs, direction)
+
+
+class _OneThread:
+    def __enter__(self) -> None:
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.threads)
+
+
+@register_slice("03_regimes", {"norm": 1e-3, "train_ce": 1e-3, "test_ce": 1e-3,
+                               "objective": 1e-3, "test_acc": 5e-3, "class_acc": 2e-2})
+def regimes_slice(folder: Path) -> dict[str, SweepResult]:
+    """Chapter 3: the first four points of the upward β sweep (β = 0 from a fresh
+    initialisation, then three warm-started points)."""
+    from l2lib.experiments import regimes
+
+    profile = _provenance(folder)["profile"]
+    settings = regimes.settings(profile)
+    config = _exported_config(folder, "regimes-mnist-10k-up")
+    shortened = ("beta_max", "sweep_down", "hessian_every", "n_curvature")
+    _same_settings(config["settings"], settings, "regimes-mnist-10k-up", shortened)
+    cut = replace(settings, beta_max=3 * settings.beta_step, sweep_down=False, hessian_every=0,
+                  n_curvature=0)
+    data = regimes.load_regime_data(config["data"]["name"], cut)
+    with _OneThread(), tempfile.TemporaryDirectory() as tmp:
+        up = regimes.standard_sweep(data, cut, config["data"]["seeds"], tmp, progress=False)
+    return {f"regimes-{data.name}-up": up.result}
+
+
+@register_slice("04_vae", {"recon": 1e-3, "kl": 1e-3, "param_norm": 1e-3, "active_units": 0.0})
+def vae_slice(folder: Path) -> dict[str, SweepResult]:
+    """Chapter 4: the first point of the upward β sweep (a fresh VAE trained at the grid's
+    smallest β)."""
+    from l2lib.data import load_dataset
+    from l2lib.experiments import vae
+
+    profile = _provenance(folder)["profile"]
+    config = None
+    for stem in reference_stores(folder.parent, folder.name):
+        if store_name(stem).endswith("-up"):
+            config = _exported_config(folder, store_name(stem))
+            name = store_name(stem)
+            break
+    if config is None:
+        raise ValueError(f"{folder}: no upward VAE sweep exported")
+    settings = vae.settings(profile, lam=float(config["settings"]["lam"]))
+    _same_settings(config["settings"], settings, name, ())
+    data_key = config["key"]["data"]
+    seed = int(config["key"]["seeds"][0])
+    cut = replace(settings, n_betas=2)
+    data = load_dataset(data_key["name"], n_train=settings.n_train, seed=seed)
+    with _OneThread(), tempfile.TemporaryDirectory() as tmp:
+        vae.collapse_hysteresis(data, cut, seed, tmp)
+        store = next(Path(tmp).glob(f"{name}-*"))
+        return {name: _points(store, 1)}
+
+
+@register_slice("06_jamming", {"runs": 0.0, "n_delta": 0.05, "loss": 0.05})
+def jamming_slice(folder: Path) -> dict[str, SweepResult]:
+    """Chapter 6: the first batch (grid ratio r = 2, every seed) of the parity scan."""
+    from l2lib.experiments import jamming
+
+    profile = _provenance(folder)["profile"]
+    settings = jamming.settings(profile)
+    names = [store_name(s) for s in reference_stores(folder.parent, folder.name)
+             if "random" not in s and not store_name(s).endswith("-polish")]
+    if not names:
+        raise ValueError(f"{folder}: no parity scan exported")
+    name = names[0]
+    config = _exported_config(folder, name)
+    depth, width = int(config["depth"]), int(config["width"])
+    _same_settings(config["settings"], settings.parity, name, ())
+    first = replace(settings.parity, ratios=(min(settings.parity.ratios),), rounds=0)
+    n_target = next(n for n in settings.parity_n if jamming.width_for(n, depth, settings.parity_d)
+                    == width)
+    cut = replace(settings, parity=first)
+    with _OneThread(), tempfile.TemporaryDirectory() as tmp:
+        jamming.parity_scan(depth, n_target, cut, config["key"]["dataset"],
+                            int(config["seeds"][0]), store_root=tmp)
+        store = next(Path(tmp).glob(f"{name}-*"))
+        return {name: _points(store, 1)}
