@@ -358,8 +358,13 @@ def test_compare_slice_passes_a_copy_and_fails_an_edited_number(tmp_path):
 
 @pytest.fixture
 def slice_registry(monkeypatch):
-    monkeypatch.setattr(reference, "SLICES", {})
-    monkeypatch.setattr(reference, "SLICE_TOLERANCES", {})
+    """An empty registry (the chapters' own slices stay out of these tests)."""
+    from l2lib.book import slices
+
+    registry, tolerances = {}, {}
+    for module in (reference, slices):
+        monkeypatch.setattr(module, "SLICES", registry)
+        monkeypatch.setattr(module, "SLICE_TOLERANCES", tolerances)
 
 
 def test_check_slices_fails_when_a_committed_number_is_edited_by_hand(tmp_path, slice_registry,
@@ -434,3 +439,30 @@ def test_reference_command_line_exit_codes(tmp_path, capsys):
     assert cli.main(["reference", "export", "nine", "--results", str(results)]) == 2
     assert cli.main(["reference", "slices", "--out", str(tmp_path / "none")]) == 2
     assert "no reference results under" in capsys.readouterr().err
+
+
+def test_a_chapter_shows_its_reference_run_and_the_page_reads_the_folder(tmp_path):
+    from l2lib.book.reproduce import load_summaries
+
+    results, out = tmp_path / "results", tmp_path / "ref"
+    stores = write_results(results, verdicts={"regimes.order": Verdict.DISAGREES})
+    reference.export_reference(results, out, ["03_regimes", "06_jamming"], commit="abc123")
+    run = reference.load_reference_run(out, "03_regimes")
+    assert run is not None and run.changed == []
+    text = run.markdown()
+    assert "Profile `reference`, commit `abc123`" in text and "unchanged since" in text
+    assert "✗ disagrees" in text and "regimes" in text
+    swept = run.sweep("regimes-toy-up")
+    assert swept is not None and len(swept.lams) == 4 and run.sweep("nothing-up") is None
+    assert reference.load_reference_run(out, "04_vae") is None
+    assert reference.load_reference_run(None, "03_regimes") is None
+    assert "No reference run" in reference.reference_markdown(None, "quick")
+    assert "itself a reference" in reference.reference_markdown(run, "reference")
+    # stale: a changed module is named in the chapter's text
+    sidecar = out / "03_regimes" / "stores" / f"{stores['regimes'].path.name}.json"
+    record = json.loads(sidecar.read_text())
+    record["code_hashes"]["l2lib.train.loop"] = "000000000000"
+    sidecar.write_text(json.dumps(record))
+    assert "**stale**" in reference.load_reference_run(out, "03_regimes").markdown()
+    # the reproducibility page's second column reads the committed layout
+    assert set(load_summaries(out)) == {"03_regimes", "06_jamming"}

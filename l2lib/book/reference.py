@@ -32,7 +32,7 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -42,6 +42,14 @@ import numpy as np
 
 from l2lib.analysis.findings import Verdict
 from l2lib.book.reproduce import load_summaries, verdict_of_record
+from l2lib.book.slices import (  # the registry and store names, re-exported here
+    SLICE_TOLERANCES,
+    SLICES,
+    Slice,  # noqa: F401 (re-exported)
+    reference_stores,
+    register_slice,  # noqa: F401 (re-exported)
+    store_name,
+)
 from l2lib.store import (
     PACKAGE_DIR,
     StoreError,
@@ -78,14 +86,6 @@ _STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
 
 
 # ---------------------------------------------------------------------------- chapters, stores
-
-def store_name(folder: str) -> str:
-    """The store name of a store folder name ``<name>-<key>`` (16 hex digits of key)."""
-    match = _STORE_DIR.match(folder)
-    if not match:
-        raise ValueError(f"{folder!r} is not a store folder name <name>-<16 hex digits>")
-    return match["name"]
-
 
 def chapter_of_store(name: str) -> str:
     """The chapter stem a store (name or ``<name>-<key>`` folder) belongs to; a ValueError
@@ -322,14 +322,6 @@ def load_store_csv(path: str | os.PathLike, n_points: int | None = None) -> Swee
         name = store_name(sidecar["store"])
         direction = "down" if name.endswith("-down") else "up"
     return SweepResult(np.array([p["lam"] for p in points], dtype=np.float64), obs, direction)
-
-
-def reference_stores(out_dir: str | os.PathLike, stem: str) -> dict[str, Path]:
-    """Store folder name (``<name>-<key>``) → its exported .csv, for chapter ``stem`` (empty if
-    the chapter was not exported). Several stores may share a name (e.g. two data sets of
-    chapter 1's linear sweep): :func:`store_name` gives it."""
-    folder = Path(out_dir) / stem / "stores"
-    return {p.stem: p for p in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -597,15 +589,6 @@ def write_expectations(summaries_dir: str | os.PathLike, expectations_path: str 
 
 # -------------------------------------------------------------------------------------- slices
 
-Slice = Callable[[Path], dict[str, SweepResult]]
-SLICES: dict[str, Slice] = {}
-"""Chapter stem → a function that recomputes a small slice of the chapter's reference run. It
-receives the chapter's exported folder (``<out>/<stem>``: its ``provenance.json`` holds the
-parameters) and returns SweepResults keyed by the exported store's name (``regimes-mnist-10k-up``)
-or folder name (``<name>-<key>``); each is compared with the first points of that store."""
-SLICE_TOLERANCES: dict[str, dict[str, float]] = {}
-"""Chapter stem → observation → relative tolerance (:func:`compare_slice`)."""
-
 ABS_FLOOR = {"float16": 1e-3, "float32": 1e-6, "float64": 1e-12}
 """Absolute floor of the tolerance per dtype. The observables are of order one (losses,
 accuracies, weight norms); a value that should be zero (a weight norm on the trivial branch, a
@@ -613,16 +596,6 @@ loss at a perfect fit) is the cancellation of order-one terms, so two correct ru
 a few rounding units of order one (float32: ε = 1.2e-7) and a purely relative test would flag
 noise. The floor is ~10 ε of a unit quantity: far below any number the book quotes, so an edit of
 a quoted number is still caught. Integer and bool observations have no floor."""
-
-
-def register_slice(stem: str, tolerances: Mapping[str, float]) -> Callable[[Slice], Slice]:
-    """Decorator: register ``function`` as chapter ``stem``'s slice check, comparing the
-    observations named in ``tolerances`` (observation → relative tolerance)."""
-    def register(function: Slice) -> Slice:
-        SLICES[stem] = function
-        SLICE_TOLERANCES[stem] = dict(tolerances)
-        return function
-    return register
 
 
 def _close(a: Any, b: Any, rtol: float, floor: float) -> bool:
@@ -728,7 +701,3 @@ def check_slices(out_dir: str | os.PathLike, chapters: Sequence[str] = ()) -> li
             lines += [f"{stem}/{folder}: {line}" for line in
                       compare_slice(recomputed, reference, SLICE_TOLERANCES[stem], n_points)]
     return lines
-
-
-# the chapters' slice functions register themselves (they import this module's names above)
-from l2lib.book import slices as _slices  # noqa: E402, F401

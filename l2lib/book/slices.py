@@ -1,5 +1,6 @@
-"""Slice checks of the committed reference runs: each recomputes the first points of one
-reference sweep with today's code and hands them to :func:`l2lib.book.reference.compare_slice`.
+"""Slice checks of the committed reference runs, the registry and each chapter's slice:
+a slice recomputes the first points of one reference sweep with today's code and hands them
+to :func:`l2lib.book.reference.compare_slice`.
 
 A slice is the *same computation* as the reference run's first points: warm sweeps are causal
 (point i depends only on points ≤ i), so a grid cut after a few points, or a scan cut after its
@@ -19,7 +20,10 @@ chapter 3's full sweep, and chapters 1–2 have no committed reference run.
 from __future__ import annotations
 
 import json
+import os
+import re
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +31,47 @@ from typing import Any
 import numpy as np
 import torch
 
-from l2lib.book.reference import reference_stores, register_slice, store_name
 from l2lib.store import jsonable, read_points
 from l2lib.train.sweep import SweepResult
+
+Slice = Callable[[Path], dict[str, SweepResult]]
+SLICES: dict[str, Slice] = {}
+"""Chapter stem → a function that recomputes a small slice of the chapter's reference run. It
+receives the chapter's exported folder (``<out>/<stem>``: its ``provenance.json`` holds the
+parameters) and returns SweepResults keyed by the exported store's name (``regimes-mnist-10k-up``)
+or folder name (``<name>-<key>``); each is compared with the first points of that store."""
+SLICE_TOLERANCES: dict[str, dict[str, float]] = {}
+"""Chapter stem → observation → relative tolerance (:func:`l2lib.book.reference.compare_slice`)."""
+
+
+def register_slice(stem: str, tolerances: Mapping[str, float]) -> Callable[[Slice], Slice]:
+    """Decorator: register ``function`` as chapter ``stem``'s slice check, comparing the
+    observations named in ``tolerances`` (observation → relative tolerance)."""
+    def register(function: Slice) -> Slice:
+        SLICES[stem] = function
+        SLICE_TOLERANCES[stem] = dict(tolerances)
+        return function
+    return register
+
+
+
+_STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
+
+
+def store_name(folder: str) -> str:
+    """The store name of a store folder name ``<name>-<key>`` (16 hex digits of key)."""
+    match = _STORE_DIR.match(folder)
+    if not match:
+        raise ValueError(f"{folder!r} is not a store folder name <name>-<16 hex digits>")
+    return match["name"]
+
+
+def reference_stores(out_dir: str | os.PathLike, stem: str) -> dict[str, Path]:
+    """Store folder name (``<name>-<key>``) → its exported .csv, for chapter ``stem`` (empty if
+    the chapter was not exported). Several stores may share a name (e.g. two data sets of
+    chapter 1's linear sweep): :func:`store_name` gives it."""
+    folder = Path(out_dir) / stem / "stores"
+    return {p.stem: p for p in sorted(folder.glob("*.csv"))} if folder.is_dir() else {}
 
 
 def _provenance(folder: Path) -> dict[str, Any]:
