@@ -36,11 +36,12 @@ seed = 0
 dataset = "digits"  # digits | mnist | fashion-mnist (for the MLP section)
 data_root = None  # folder with MNIST/raw/... for mnist and fashion-mnist (or set L2LIB_DATA)
 results_dir = "../../results"  # summaries and the resumable result store
+reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 
 # %%
 from IPython.display import Markdown, display
 
-from l2lib.book import report
+from l2lib.book import reference, report
 from l2lib.book.figures import onset as figures
 from l2lib.data import load_dataset
 from l2lib.experiments import onset
@@ -190,3 +191,18 @@ numbers = onset.glue_values(findings)
 report.glue_numbers(numbers)
 report.write_summary("01_onset", numbers, run.info, results_dir, findings=findings)
 display(Markdown(figures.findings_table(findings)))
+
+
+# %% [markdown]
+# ## The reference run
+#
+# The `reference` profile runs this chapter at the scale that resolves its findings, about an
+# hour on two CPU cores. Its results are committed under `results-reference/` with their
+# provenance (commit, parameters, machine, date, wall time) and the observables behind every
+# figure; CI recomputes their first points with the current code (`l2lib reference slices`) and
+# `l2lib results list` says whether code they depend on changed since. Its findings, as that run
+# recorded them:
+
+# %%
+ref = reference.load_reference_run(reference_dir, "01_onset")
+display(Markdown(reference.reference_markdown(ref, profile)))

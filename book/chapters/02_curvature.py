@@ -51,12 +51,13 @@ seed = 0
 dataset = "digits"  # digits | mnist | fashion-mnist (for the MLP section)
 data_root = None  # folder with MNIST/raw/... for mnist and fashion-mnist (or set L2LIB_DATA)
 results_dir = "../../results"  # summaries and the resumable result store
+reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 
 # %%
 from IPython.display import Markdown, display
 
 from l2lib.analysis import theory
-from l2lib.book import report
+from l2lib.book import reference, report
 from l2lib.book.figures import curvature as figures
 from l2lib.book.figures.onset import findings_table
 from l2lib.data import load_dataset
@@ -162,3 +163,18 @@ numbers = onset.glue_values(findings) | {"match_steps": settings.match_steps}
 report.glue_numbers(numbers)
 report.write_summary("02_curvature", numbers, run.info, results_dir, findings=findings)
 display(Markdown(findings_table(findings)))
+
+
+# %% [markdown]
+# ## The reference run
+#
+# The `reference` profile runs this chapter at the scale that resolves its findings, about an
+# hour on two CPU cores. Its results are committed under `results-reference/` with their
+# provenance (commit, parameters, machine, date, wall time) and the observables behind every
+# figure; CI recomputes their first points with the current code (`l2lib reference slices`) and
+# `l2lib results list` says whether code they depend on changed since. Its findings, as that run
+# recorded them:
+
+# %%
+ref = reference.load_reference_run(reference_dir, "02_curvature")
+display(Markdown(reference.reference_markdown(ref, profile)))

@@ -55,6 +55,7 @@ seed = 0  # seeds seed, seed + 1, ... are the ensemble members
 dataset = "mnist-10k"  # mnist-10k | mnist | fashion-mnist | digits
 data_root = None  # folder with MNIST/raw/... or FashionMNIST/raw/... (or set L2LIB_DATA)
 results_dir = "../../results"  # summaries and the resumable result store
+reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 n_train = None  # training subset size (None: the profile's default)
 beta_max = None  # end of the β grid (None: the profile's default)
 activation = None  # sigmoid (paper) | tanh | relu (None: the profile's default)
@@ -65,7 +66,7 @@ early_stopping = None  # authors | objective (None: the profile's default, "auth
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from l2lib.book import report
+from l2lib.book import reference, report
 from l2lib.book.figures import regimes as figures
 from l2lib.experiments import regimes
 
@@ -174,3 +175,33 @@ report.write_summary("03_regimes", numbers, run.info, results_dir, findings=foun
 # where the paper has 60,000, so plateau levels and transition positions may shift even there.
 # This page's run time is recorded in `results/summaries/03_regimes.json` and shown on the "Does
 # it reproduce?" page.
+
+
+# %% [markdown]
+# ## The reference run
+#
+# The `reference` profile runs this chapter at the scale that resolves its findings, about an
+# hour on two CPU cores. Its results are committed under `results-reference/` with their
+# provenance (commit, parameters, machine, date, wall time) and the observables behind every
+# figure; CI recomputes their first points with the current code (`l2lib reference slices`) and
+# `l2lib results list` says whether code they depend on changed since. Its findings, as that run
+# recorded them:
+
+# %%
+ref = reference.load_reference_run(reference_dir, "03_regimes")
+display(Markdown(reference.reference_markdown(ref, profile)))
+
+# %% [markdown]
+# The reference sweep's curves, transitions and digits, analysed here by the same functions as the
+# run above (from the committed observables):
+
+# %%
+ref_up = ref.sweep("regimes-mnist-10k-up") if ref is not None and profile != "reference" else None
+if ref_up is not None:
+    ref_h = regimes.hierarchy(ref_up)
+    fig = figures.observables(ref_up, ref.sweep("regimes-mnist-10k-down"), ref_h, paper=paper_t,
+                              authors=authors)
+    plt.show()
+    display(Markdown(report.markdown_table(regimes.table_rows(ref_h, "mnist-10k"))))
+    fig = figures.digit_heatmap(ref_up, ref_h)
+    plt.show()

@@ -45,11 +45,12 @@ seed = 0
 dataset = "mnist-10k"  # mnist-10k | digits | mnist | fashion-mnist
 data_root = None  # folder with MNIST/raw/... (or set L2LIB_DATA)
 results_dir = "../../results"  # summaries and the resumable result store
+reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 
 # %%
 from IPython.display import Markdown, display
 
-from l2lib.book import report
+from l2lib.book import reference, report
 from l2lib.book.figures import pathfinder as figures
 from l2lib.experiments import pathfinder as ch5
 
@@ -200,3 +201,18 @@ numbers = ch5.glue_values(found) | {"n_betas": settings.n_betas, "n_minima": set
 report.glue_numbers(figures.for_glue(numbers))
 report.write_summary("05_pathfinder", numbers, run.info, results_dir, findings=found)
 display(Markdown(figures.findings_table(found)))
+
+
+# %% [markdown]
+# ## The reference run
+#
+# The `reference` profile runs this chapter at the scale that resolves its findings, about an
+# hour on two CPU cores. Its results are committed under `results-reference/` with their
+# provenance (commit, parameters, machine, date, wall time) and the observables behind every
+# figure; CI recomputes their first points with the current code (`l2lib reference slices`) and
+# `l2lib results list` says whether code they depend on changed since. Its findings, as that run
+# recorded them:
+
+# %%
+ref = reference.load_reference_run(reference_dir, "05_pathfinder")
+display(Markdown(reference.reference_markdown(ref, profile)))

@@ -60,12 +60,13 @@ seed = 0
 dataset = "digits"  # parity data: digits (quick) | mnist (paper profile)
 data_root = None  # folder with MNIST/raw/... for mnist (or set L2LIB_DATA)
 results_dir = "../../results"  # summaries and the resumable result store
+reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from l2lib.book import report
+from l2lib.book import reference, report
 from l2lib.book.figures import jamming as figures
 from l2lib.experiments import jamming
 
@@ -199,3 +200,18 @@ report.write_summary("06_jamming", numbers, run.info, results_dir, findings=foun
 display(Markdown(report.markdown_table([
     {"finding": f.finding, "paper": f.paper, "this run": f.companion,
      "verdict": f"{f.verdict.symbol} {f.verdict.value}", "note": f.note} for f in found])))
+
+
+# %% [markdown]
+# ## The reference run
+#
+# The `reference` profile runs this chapter at the scale that resolves its findings, about an
+# hour on two CPU cores. Its results are committed under `results-reference/` with their
+# provenance (commit, parameters, machine, date, wall time) and the observables behind every
+# figure; CI recomputes their first points with the current code (`l2lib reference slices`) and
+# `l2lib results list` says whether code they depend on changed since. Its findings, as that run
+# recorded them:
+
+# %%
+ref = reference.load_reference_run(reference_dir, "06_jamming")
+display(Markdown(reference.reference_markdown(ref, profile)))

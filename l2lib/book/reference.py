@@ -390,7 +390,8 @@ class ReferenceRun:
                                                         if prov.get("dirty") else "")
         state = ("the code these results depend on is unchanged since"
                  if not self.changed else
-                 "**stale**: code they depend on changed since (" + ", ".join(self.changed)
+                 f"**stale**: code they depend on changed since ({len(self.changed)} modules: "
+                 + ", ".join(self.changed[:4]) + (", …" if len(self.changed) > 4 else "")
                  + "); `l2lib reference slices` says whether their first points still "
                    "reproduce")
         head = (f"Profile `{prov.get('profile')}`, commit `{commit}`, run {prov.get('run_utc')}"
