@@ -19,7 +19,7 @@ MATHJAX := book/_vendor/mathjax
 # JupyterLab and jupytext for editing the chapters, installed once
 LAB_STAMP := $(VENV)/.lab-installed
 
-.PHONY: venv test lint book chapters html lab bench clean mathjax
+.PHONY: venv test lint book chapters html lab bench clean mathjax reference-check
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,19 @@ html: $(STAMP) mathjax
 	@echo "The book is in _build/html/index.html"
 
 book: chapters html
+
+# CI's second half (after `make test`): the quick book on two 1-thread workers, its verdicts
+# against the committed expectations, every committed reference run's slice recomputed, and a
+# report of reference results whose code changed since (reported; the slices decide)
+REFERENCE := results-reference
+reference-check: $(STAMP) mathjax
+	$(MAKE) book PROFILE=quick WORKERS=$(or $(WORKERS),2)
+	$(PY) -m l2lib reference check --profile quick --results results \
+		--expectations $(REFERENCE)/expectations.json
+	$(PY) -m l2lib reference check --profile reference --results $(REFERENCE) \
+		--expectations $(REFERENCE)/expectations.json
+	$(PY) -m l2lib reference slices --out $(REFERENCE)
+	$(PY) -m l2lib reference stale --out $(REFERENCE) || echo "(reported, not a failure)"
 
 # A save in JupyterLab leaves an unchanged chapter byte-identical: jupytext.toml (found only
 # inside the server's root, hence root_dir = the repository) drops jupytext's version lines, and

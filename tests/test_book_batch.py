@@ -417,3 +417,12 @@ def test_without_parameters_a_chapter_runs_into_the_book(tmp_path, monkeypatch):
     assert (book / "executed" / "01_alpha.ipynb").exists()
     assert (tmp_path / "r" / "summaries" / "01_alpha.json").exists()
     assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_dask_submission_runs_what_chapters_read_before_them():
+    from l2lib.book.batch import submission_order
+
+    stems = ["01_onset", "03_regimes", "05_pathfinder", "06_jamming"]
+    order = [stems[i] for i in submission_order(stems)]
+    assert order == ["03_regimes", "01_onset", "06_jamming", "05_pathfinder"]
+    assert submission_order(["01_onset", "02_curvature"]) == [0, 1]  # book order otherwise

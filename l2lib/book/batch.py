@@ -341,9 +341,30 @@ def run_chapters(
         return outcomes
     calls = [((c, f, p), {"force": force, "run_id": run_key(c, p), "threads": task_threads()})
              for c, f, p in zip(chapters, folders, parameters, strict=True)]
-    return _on_dask(client, run_chapter, calls,
-                    [f"chapter-{c.stem}-{i}" for i, c in enumerate(chapters)], progress,
-                    "chapters")
+    order = submission_order([c.stem for c in chapters])
+    done = _on_dask(client, run_chapter, [calls[i] for i in order],
+                    [f"chapter-{chapters[i].stem}-{i}" for i in order], progress, "chapters")
+    outcomes: list[ChapterOutcome] = [None] * len(chapters)  # type: ignore[list-item]
+    for i, outcome in zip(order, done, strict=True):
+        outcomes[i] = outcome
+    return outcomes
+
+
+READS = {"05_pathfinder": ("03_regimes",)}
+"""Chapter → the chapters whose stored sweeps it reads (chapter 5 starts from chapter 3's
+checkpoints: run concurrently, it would wait for chapter 3's store lock)."""
+
+
+def submission_order(stems: Sequence[str]) -> list[int]:
+    """Indices of ``stems`` in the order Dask tasks are submitted: chapters that others read
+    first, chapters that read others last, the rest in book order between (stable), so that a
+    reader starts when what it reads is done instead of blocking a worker on its lock."""
+    read = {r for readers in READS.values() for r in readers}
+
+    def rank(i: int) -> int:
+        return 0 if stems[i] in read else 2 if stems[i] in READS else 1
+
+    return sorted(range(len(stems)), key=rank)
 
 
 # ---------------------------------------------------------------------------- parameter grids
