@@ -43,3 +43,18 @@ def test_style_outside_a_kernel_only_sets_rcparams():
     plots.use_style()
     assert matplotlib.rcParams["svg.fonttype"] == "path"
     assert not InteractiveShell.initialized()  # use_style did not start a shell
+
+
+def test_stationarity_figure_draws_each_seed_and_says_when_nothing_was_recorded():
+    import numpy as np
+
+    from l2lib.book.figures.regimes import stationarity
+    from l2lib.train.sweep import SweepResult
+
+    lams = np.linspace(0, 0.01, 5)
+    residual = np.array([[np.inf, np.inf], [2.0, 3.0], [1.0, 1.5], [0.5, 0.7], [0.4, 0.6]])
+    fig = stationarity(SweepResult(lams, {"residual": residual}, "up"))
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("seed")]
+    assert len(lines) == 2 and len(lines[0].get_xdata()) == 4  # β = 0 (inf) left out
+    empty = stationarity(SweepResult(lams, {"norm": residual}, "up"))
+    assert "no stationarity residual" in empty.axes[0].texts[0].get_text()

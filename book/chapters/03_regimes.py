@@ -114,6 +114,16 @@ fig = figures.observables(up.result, down.result if down else None, h, paper=pap
 plt.show()
 
 # %% [markdown]
+# **Are these minima?** The authors train each β for about six Adam epochs, so a sweep point is
+# where training stopped, not a minimum of L_β = E + (β/2)‖θ‖². The relative stationarity
+# residual ‖∇L_β‖ / ‖βθ‖ (full training set) says how far: 0 at a stationary point, 1 when the
+# remaining gradient is as large as the penalty's pull.
+
+# %%
+fig = figures.stationarity(up.result, h)
+plt.show()
+
+# %% [markdown]
 # ## Plateaus and the digits lost
 #
 # A digit counts as recognised on a plateau when its median test recall there exceeds 50 %
@@ -206,4 +216,6 @@ if ref_up is not None:
     plt.show()
     display(Markdown(report.markdown_table(regimes.table_rows(ref_h, "mnist-10k"))))
     fig = figures.digit_heatmap(ref_up, ref_h)
+    plt.show()
+    fig = figures.stationarity(ref_up, ref_h)
     plt.show()

@@ -108,3 +108,26 @@ def checkpoint_eigenvalues(curv: dict[str, np.ndarray], up: SweepResult | None =
     plots.label(ax, "β", "top eigenvalues of ∇²E by |λ|",
                 "red: checkpoints, blue: controls, grey: sweep")
     return fig
+
+
+def stationarity(up: SweepResult, h: Hierarchy | None = None) -> Figure:
+    """The relative stationarity residual ‖∇E + β θ‖ / ‖β θ‖ of every seed along the sweep
+    (log scale; 0 at a stationary point of L_β, ≥ 1 where the gradient of the loss is as large
+    as the penalty's pull), with the detected transitions. Sweeps stored before the residual was
+    recorded draw an empty panel saying so."""
+    up = up.ascending()
+    fig, ax = plt.subplots(figsize=(7, 2.6))
+    if "residual" not in up.obs:
+        ax.text(0.5, 0.5, "no stationarity residual recorded in this sweep", ha="center",
+                va="center", transform=ax.transAxes)
+        return fig
+    residual = up.obs["residual"]
+    for seed in range(residual.shape[1]):
+        ok = np.isfinite(residual[:, seed])
+        ax.semilogy(up.lams[ok], residual[ok, seed], lw=0.8, label=f"seed {seed}")
+    if h is not None:
+        _transitions(ax, h, None)
+    ax.axhline(1.0, color="0.5", lw=0.6, ls="--")
+    plots.label(ax, "β", "‖∇L_β‖ / ‖βθ‖", "how far each sweep point is from a minimum of L_β",
+                legend=True)
+    return fig
