@@ -182,9 +182,13 @@ report.write_summary("03_regimes", numbers, run.info, results_dir, findings=foun
 # **What the quick profile cannot show.** Its grid step (4·10⁻³, chosen for a run of a few
 # minutes on two CPU cores) does not resolve the transitions as jumps, so their number,
 # positions, plateaus and the order of loss are *not measurable* there; the curves and the heat
-# map show the staircase qualitatively, beside the authors' curve. The `reference` profile (the
-# paper's grid on `mnist-10k`, up and down) resolves them; `mnist-10k` has 8,000 training images
-# where the paper has 60,000, so plateau levels and transition positions may shift even there.
+# map show the staircase qualitatively, beside the authors' curve. A finer grid does not fit the
+# quick budget: with the authors' ≈ 6 epochs per β, a step of 10⁻³ (101 values of β, about
+# 8 minutes on an idle core, 14 under load) spreads each transition but the last over two or
+# three grid steps, and the detector finds one to three of the five there. The `reference`
+# profile (the paper's grid of 501 values of β on `mnist-10k`, below) resolves them; `mnist-10k`
+# has 8,000 training images where the paper has 60,000, so plateau levels and transition
+# positions may shift even there.
 # This page's run time is recorded in `results/summaries/03_regimes.json` and shown on the "Does
 # it reproduce?" page.
 
