@@ -466,3 +466,25 @@ def test_a_chapter_shows_its_reference_run_and_the_page_reads_the_folder(tmp_pat
     assert "**stale**" in reference.load_reference_run(out, "03_regimes").markdown()
     # the reproducibility page's second column reads the committed layout
     assert set(load_summaries(out)) == {"03_regimes", "06_jamming"}
+
+
+def test_a_slice_refuses_a_reference_run_with_other_settings(tmp_path):
+    """The chapter-3 slice recomputes the profile's settings; a committed run made with other
+    settings is reported, not compared with the wrong computation."""
+    from dataclasses import replace
+
+    from l2lib.book import slices
+    from l2lib.experiments import regimes
+    from l2lib.store import jsonable
+
+    folder = tmp_path / "03_regimes"
+    (folder / "stores").mkdir(parents=True)
+    (folder / "provenance.json").write_text(json.dumps({"profile": "smoke"}))
+    other = replace(regimes.settings("smoke"), n_seeds=5)
+    config = {"settings": jsonable(other), "data": {"name": "mnist-10k", "seeds": [0]}}
+    (folder / "stores" / "regimes-mnist-10k-up-0123456789abcdef.csv").write_text("")
+    (folder / "stores" / "regimes-mnist-10k-up-0123456789abcdef.json").write_text(
+        json.dumps({"metadata": {"config": config}}))
+    with pytest.raises(ValueError, match=r"other settings \(differing: \['n_seeds'\]\)"):
+        slices.regimes_slice(folder)
+    assert set(slices.SLICES) >= {"03_regimes", "04_vae", "06_jamming"}
