@@ -248,7 +248,8 @@ def export_reference(
                 old.unlink()
         provenance = {
             "chapter": stem, "profile": prov.get("profile"),
-            "parameters": summary.get("parameters"), **where,
+            "parameters": summary.get("parameters") or _run_parameters(results_dir, prov),
+            **where,
             "code": prov.get("l2lib"), "code_matches_run": code == prov.get("l2lib"),
             "versions": {"l2lib": prov.get("l2lib"), "torch": prov.get("torch"),
                          "python": prov.get("python")},
@@ -261,6 +262,15 @@ def export_reference(
         _write_json(folder / "summary.json", summary)
         report[stem] = warnings
     return report
+
+
+def _run_parameters(results_dir: Path, prov: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a run was given: a grid run's ``parameters.json`` (``l2lib run -p``),
+    else only its profile (every other parameter at the chapter's default)."""
+    path = results_dir / "parameters.json"
+    if path.is_file():
+        return dict(json.loads(path.read_text()))
+    return {"profile": prov.get("profile")}
 
 
 def _record_code_hashes(sidecar_path: Path, package_dir: Path) -> list[str]:
