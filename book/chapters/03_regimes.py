@@ -184,11 +184,11 @@ report.write_summary("03_regimes", numbers, run.info, results_dir, findings=foun
 # positions, plateaus and the order of loss are *not measurable* there; the curves and the heat
 # map show the staircase qualitatively, beside the authors' curve. A finer grid does not fit the
 # quick budget: with the authors' ≈ 6 epochs per β, a step of 10⁻³ (101 values of β; 14 minutes
-# measured with the two cores shared by three other runs) spreads each transition but the last over two or
-# three grid steps, and the detector finds one to three of the five there. The `reference`
-# profile (the paper's grid of 501 values of β on `mnist-10k`, below) resolves them; `mnist-10k`
-# has 8,000 training images where the paper has 60,000, so plateau levels and transition
-# positions may shift even there.
+# measured with the two cores shared by three other runs) spreads each transition but the last
+# over two or three grid steps, and the detector finds one to three of the five there. The
+# `reference` profile (the paper's grid of 501 values of β on `mnist-10k`, below) resolves them;
+# `mnist-10k` has 8,000 training images where the paper has 60,000, so plateau levels and
+# transition positions may shift even there.
 # This page's run time is recorded in `results/summaries/03_regimes.json` and shown on the "Does
 # it reproduce?" page.
 
