@@ -4,10 +4,11 @@ A sweep writes one file per finished point (``point-00012.pt``: λ, observations
 atomically (a uniquely named temporary file, then a rename), so an interrupted run loses at most
 the point in flight and a rerun with the same configuration skips every finished point.
 
-**Keys.** A store's key hashes its configuration *and* the source of the l2lib modules the
-computation depends on: the modules on the call stack when the store is opened (the experiment
-module of a chapter, the sweep and training loop, ...) and everything they import from l2lib,
-transitively (read from the sources with :mod:`ast`, as ``tests/test_layout.py`` does). Editing
+**Keys.** A store's key hashes its configuration *and* the code of the l2lib modules the
+computation depends on (:func:`code_hash`: docstrings and comments do not count): the modules on
+the call stack when the store is opened, up to the innermost experiment module (the sweep and
+training loop, the chapter's experiment module; not a second chapter or batch runner that called
+it, :func:`computing_modules`), and everything they import from l2lib, transitively (read from the sources with :mod:`ast`, as ``tests/test_layout.py`` does). Editing
 plots, reports or another chapter therefore keeps a store valid, while editing the training loop
 invalidates it. The book layer (``l2lib.book``) orchestrates: a book module on the stack counts
 itself and what it imports from lower layers, not the other book modules it imports; the command
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,23 @@ def module_hashes(modules: Iterable[str], package_dir: Path = PACKAGE_DIR) -> di
     for m in modules:
         path = files.get(m)
         out[m] = code_hash(path.read_bytes()) if path else "missing"
+    return out
+
+
+EXPERIMENTS_LAYER = "l2lib.experiments."
+
+
+def computing_modules(stack: Sequence[str]) -> list[str]:
+    """The modules of a call stack (innermost first) that determine what a store holds: those up
+    to and including the innermost experiment module. An experiment's function fixes everything
+    it computes (settings, observers, objectives); whoever called it — another chapter reusing
+    its sweep (chapter 5 reads chapter 3's), a batch runner — does not change the result, so it
+    must not change the key (else the same sweep is computed and stored twice)."""
+    out: list[str] = []
+    for module in stack:
+        out.append(module)
+        if module.startswith(EXPERIMENTS_LAYER):
+            break
     return out
 
 
@@ -274,7 +292,7 @@ class SweepStore:
                  modules: Iterable[str] | None = None) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise ValueError(f"store name {name!r} may hold only letters, digits, '_', '.', '-'")
-        roots = calling_modules(2) if modules is None else list(modules)
+        roots = computing_modules(calling_modules(2)) if modules is None else list(modules)
         outside = not [r for r in roots if r not in NOT_COMPUTATION]
         if outside:  # opened outside l2lib (a user's own sweep): every module, to be safe
             roots = list(package_modules())

@@ -159,3 +159,28 @@ def test_code_hash_ignores_docstrings_comments_and_layout_not_code():
     assert code_hash(base) == code_hash("def f(x):\n    return x + 1\n")
     assert code_hash(base) != code_hash('def f(x):\n    """Doc."""\n    return x + 2\n')
     assert code_hash(b"def (") == raw_hash(b"def (")  # unparsable: the bytes
+
+
+def test_a_sweep_reused_by_another_chapter_keeps_its_key(tmp_path):
+    """Chapter 5 calls chapter 3's sweep: the store it opens must be chapter 3's (same key), not
+    a second copy keyed by chapter 5's modules too."""
+    from l2lib.store import computing_modules
+
+    stack = ["l2lib.train.sweep", "l2lib.experiments.regimes", "l2lib.experiments.pathfinder",
+             "l2lib.book.batch"]
+    assert computing_modules(stack) == ["l2lib.train.sweep", "l2lib.experiments.regimes"]
+    assert computing_modules(["l2lib.train.sweep", "l2lib.book.batch"]) == [
+        "l2lib.train.sweep", "l2lib.book.batch"]  # no experiment: the whole stack counts
+
+    def open_from(module_name):
+        code = ("from l2lib.store import SweepStore\n"
+                "def inner(root):\n    return SweepStore(root, 's', {'a': 1})\n")
+        inner_ns = {"__name__": "l2lib.experiments.regimes"}
+        exec(compile(code, "regimes", "exec"), inner_ns)
+        outer_ns = {"__name__": module_name, "inner": inner_ns["inner"]}
+        exec(compile("def outer(root):\n    return inner(root)\n", "outer", "exec"), outer_ns)
+        return outer_ns["outer"](tmp_path)
+
+    direct, reused = open_from("l2lib.book.notebooks"), open_from("l2lib.experiments.pathfinder")
+    assert direct.path == reused.path
+    assert "l2lib.experiments.pathfinder" not in reused.modules
