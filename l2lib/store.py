@@ -8,14 +8,14 @@ the point in flight and a rerun with the same configuration skips every finished
 computation depends on (:func:`code_hash`: docstrings and comments do not count): the modules on
 the call stack when the store is opened, up to the innermost experiment module (the sweep and
 training loop, the chapter's experiment module; not a second chapter or batch runner that called
-it, :func:`computing_modules`), and everything they import from l2lib, transitively (read from the sources with :mod:`ast`, as ``tests/test_layout.py`` does). Editing
-plots, reports or another chapter therefore keeps a store valid, while editing the training loop
-invalidates it. The book layer (``l2lib.book``) orchestrates: a book module on the stack counts
-itself and what it imports from lower layers, not the other book modules it imports; the command
-line (``l2lib.book.cli``, ``l2lib.__main__``) counts for nothing. A store opened from outside
-l2lib (a user's script) cannot know what will be computed and depends on every module.
-``config.json`` records the hash
-of every module the key covers, so :func:`stale_modules` can say which one changed.
+it, :func:`computing_modules`), and everything they import from l2lib, transitively (read from the
+sources with :mod:`ast`, as ``tests/test_layout.py`` does). Editing plots, reports or another
+chapter therefore keeps a store valid, while editing the training loop invalidates it. The book
+layer (``l2lib.book``) orchestrates: a book module on the stack counts itself and what it imports
+from lower layers, not the other book modules it imports; the command line (``l2lib.book.cli``,
+``l2lib.__main__``) counts for nothing. A store opened from outside l2lib (a user's script) cannot
+know what will be computed and depends on every module. ``config.json`` records the hash of every
+module the key covers, so :func:`stale_modules` can say which one changed.
 
 **Damage and concurrency.** A point file that cannot be read raises :class:`StoreError` naming the
 file; :meth:`SweepStore.quarantine` moves it aside so the sweep can resume from the newest intact
@@ -570,20 +570,29 @@ def read_points_csv(path: str | os.PathLike, observations: Mapping[str, Mapping[
     return points
 
 
+WEIGHT_OBSERVATIONS = ("theta",)
+"""Observations that are weights, not measurements (a jamming scan keeps each run's flat
+parameter vector to minimise it further): never exported, like the point's ``state``."""
+
+
 def export_store_csv(store_dir: str | os.PathLike, out_dir: str | os.PathLike
                      ) -> tuple[Path, Path]:
     """Write the store folder ``store_dir`` (``<name>-<key>``) as ``out_dir/<name>-<key>.csv``
-    (:func:`write_points_csv`; weights are never written) and ``.json`` (the store's
-    ``config.json`` verbatim under ``metadata``, the number of points, the observations' dtypes
-    and shapes). Returns both paths."""
+    (:func:`write_points_csv`; weights are never written: neither the state nor the
+    observations in :data:`WEIGHT_OBSERVATIONS`) and ``.json`` (the store's ``config.json``
+    verbatim under ``metadata``, the number of points, the observations' dtypes and shapes,
+    the observations left out). Returns both paths."""
     store_dir, out_dir = Path(store_dir), Path(out_dir)
     meta = read_metadata(store_dir)
-    points = read_points(store_dir)
+    points = [{"lam": p["lam"], "obs": {k: v for k, v in p["obs"].items()
+                                        if k not in WEIGHT_OBSERVATIONS}}
+              for p in read_points(store_dir)]
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / f"{store_dir.name}.csv", out_dir / f"{store_dir.name}.json"
     observations = write_points_csv(points, csv_path)
     sidecar = {"format": CSV_FORMAT, "store": store_dir.name, "points": len(points),
-               "observations": observations, "metadata": meta}
+               "observations": observations, "metadata": meta,
+               "left_out": list(WEIGHT_OBSERVATIONS)}
     text = json.dumps(sidecar, indent=1)
     atomic_write_bytes(json_path, lambda tmp: tmp.write_text(text))
     return csv_path, json_path
