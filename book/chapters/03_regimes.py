@@ -60,6 +60,7 @@ beta_max = None  # end of the β grid (None: the profile's default)
 activation = None  # sigmoid (paper) | tanh | relu (None: the profile's default)
 lr = None  # Adam learning rate (None: 1.5e-3; the paper's robustness run uses 1.5e-2)
 early_stopping = None  # authors | objective (None: the profile's default, "authors")
+run_down = True  # False: skip the downward sweep of a profile that has one (no hysteresis)
 
 # %%
 import matplotlib.pyplot as plt
@@ -85,7 +86,8 @@ print(settings, data, f"seeds {seeds}", sep="\n")
 # the last state of the upward one and visits the same grid in reverse.
 
 # %%
-up, down = regimes.sweeps(data, settings, seeds, run.store)
+up, down = (regimes.sweeps(data, settings, seeds, run.store) if run_down else
+            (regimes.standard_sweep(data, settings, seeds, run.store), None))
 h = regimes.hierarchy(up.result)
 paper_t, authors = regimes.paper_overlay(data.name)
 
