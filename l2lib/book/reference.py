@@ -489,11 +489,12 @@ def _finding_key(finding: Mapping[str, Any]) -> str:
 
 
 def _summaries(results_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """Summaries of a results folder (``<dir>/summaries/*.json``) or of a summaries folder."""
+    """Summaries of a results folder (``<dir>/summaries/*.json``), of a summaries folder, or of
+    a folder of committed reference results (``<dir>/<chapter>/summary.json``)."""
     folder = Path(results_dir)
     if not (folder / "summaries").is_dir() and folder.is_dir() and folder.name == "summaries":
         folder = folder.parent
-    if not (folder / "summaries").is_dir():
+    if not (folder / "summaries").is_dir() and not exported_chapters(folder):
         raise FileNotFoundError(f"no chapter summaries under {folder / 'summaries'}: run the "
                                 "chapters first (l2lib run --results DIR)")
     return load_summaries(folder)
