@@ -5,6 +5,7 @@ fail — and the ``l2lib reference`` command line."""
 import csv
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -503,3 +504,29 @@ def test_a_chapter_declared_without_a_slice_is_reported_not_failed(tmp_path, sli
     # an undeclared chapter without a slice still fails
     (tmp_path / "04_vae" / "stores").mkdir(parents=True)
     assert reference.check_slices(tmp_path, ["04_vae"]) != []
+
+
+def test_the_committed_chapter_3_reference_reproduces_and_a_doctored_copy_does_not(tmp_path):
+    """The real committed numbers pass the slice check; the same file with one number edited by
+    hand (‖θ‖ of seed 0 at the third β, ×1.05) fails it."""
+    import shutil
+
+    from l2lib.book import slices
+
+    out = Path(__file__).resolve().parents[1] / "results-reference"
+    path = next(iter(reference.reference_stores(out, "03_regimes").values()))
+    recomputed = slices.regimes_slice(out / "03_regimes")["regimes-mnist-10k-up"]
+    tolerances = slices.SLICE_TOLERANCES["03_regimes"]
+    n = len(recomputed.lams)
+    assert reference.compare_slice(recomputed, reference.load_store_csv(path, n), tolerances,
+                                   n) == []
+    doctored = tmp_path / path.name
+    shutil.copy(path.with_suffix(".json"), doctored.with_suffix(".json"))
+    lines = path.read_text().splitlines()
+    header, row = lines[0].split(","), lines[3].split(",")
+    column = header.index("norm[0]")
+    row[column] = repr(float(row[column]) * 1.05)
+    doctored.write_text("\n".join([*lines[:3], ",".join(row), *lines[4:]]) + "\n")
+    mismatch = reference.compare_slice(recomputed, reference.load_store_csv(doctored, n),
+                                       tolerances, n)
+    assert mismatch and all("norm point 2 member [0]" in m for m in mismatch)

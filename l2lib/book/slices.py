@@ -168,7 +168,8 @@ def vae_slice(folder: Path) -> dict[str, SweepResult]:
 
 @register_slice("06_jamming", {"runs": 0.0, "n_delta": 0.05, "loss": 0.05})
 def jamming_slice(folder: Path) -> dict[str, SweepResult]:
-    """Chapter 6: the first batch (grid ratio r = 2, every seed) of the parity scan."""
+    """Chapter 6: the first batch (the smallest grid ratio, every seed) of the parity scan,
+    from its grid run without bisection."""
     from l2lib.experiments import jamming
 
     profile = _provenance(folder)["profile"]
@@ -181,7 +182,9 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
     config = _exported_config(folder, name)
     depth, width = int(config["depth"]), int(config["width"])
     _same_settings(config["settings"], settings.parity, name, ())
-    first = replace(settings.parity, ratios=(min(settings.parity.ratios),), rounds=0)
+    # the grid without bisection: its first batch is the reference's first batch (the whole
+    # grid is kept because the data pool is drawn, and projected, at the largest grid P)
+    first = replace(settings.parity, rounds=0)
     n_target = next(n for n in settings.parity_n if jamming.width_for(n, depth, settings.parity_d)
                     == width)
     cut = replace(settings, parity=first)
