@@ -57,7 +57,7 @@ html: $(STAMP) mathjax
 
 book: chapters html
 
-# CI's second half (after `make test`): the quick book on two 1-thread workers, its verdicts
+# CI runs this before `make test`: the quick book on two 1-thread workers, its verdicts
 # against the committed expectations, every committed reference run's slice recomputed, and a
 # report of reference results whose code changed since (reported; the slices decide)
 REFERENCE := results-reference

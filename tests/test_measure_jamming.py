@@ -158,7 +158,21 @@ def _tiny_unsat():
     return [d, h, 1], x, y, M.n_weights(d, h, 1)
 
 
-def test_a_kink_minimum_is_jammed_and_a_symmetric_saddle_is_excluded():
+@pytest.fixture
+def one_thread():
+    """Identical hidden units stay identical only if their arithmetic rounds identically: with
+    several threads, matrix products may sum identical columns in different blocks, which breaks
+    the symmetry at the last bit and lets L-BFGS leave the saddle (seen with 2 OpenMP threads)."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):  # numpy's and scipy's BLAS and OpenMP pools too
+        yield
+    torch.set_num_threads(threads)
+
+
+def test_a_kink_minimum_is_jammed_and_a_symmetric_saddle_is_excluded(one_thread):
     """L-BFGS lands on a minimum that sits on a ReLU kink: its Hessian has a negative eigenvalue
     but the loss rises both ways along it (a naive λ_min ≥ 0 rule would exclude it). Three
     identical hidden units stay identical under the gradient: L-BFGS converges inside that

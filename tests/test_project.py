@@ -27,6 +27,8 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and ci.strip().splitlines()[-1] == "make test"
+    # and, before it, the reference check the README describes
+    assert "make reference-check" in readme and "make reference-check" in ci.splitlines()
 
 
 def test_toc_points_at_executed_chapters():
