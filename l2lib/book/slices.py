@@ -59,7 +59,6 @@ def register_slice(stem: str, tolerances: Mapping[str, float]) -> Callable[[Slic
     return register
 
 
-
 _STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
 
 
@@ -110,11 +109,18 @@ def _points(store_dir: Path, n_points: int, direction: str = "up") -> SweepResul
 
 
 class _OneThread:
+    """One thread for torch and for numpy's and scipy's BLAS/OpenMP pools (threadpoolctl), as
+    in the reference runs: reductions then sum in the same order."""
+
     def __enter__(self) -> None:
+        from threadpoolctl import threadpool_limits
+
         self.threads = torch.get_num_threads()
         torch.set_num_threads(1)
+        self.pools = threadpool_limits(limits=1)
 
     def __exit__(self, *exc: object) -> None:
+        self.pools.restore_original_limits()
         torch.set_num_threads(self.threads)
 
 
