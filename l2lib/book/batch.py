@@ -99,15 +99,21 @@ def select_chapters(chapters: Sequence[Chapter], names: Sequence[str]) -> list[C
     """The chapters named by stem (``01_onset``), number (``01``, ``1``) or name (``onset``);
     all of them when ``names`` is empty. Unknown or ambiguous names raise a ValueError listing
     the available chapters."""
+    by_stem = {c.stem: c for c in chapters}
+    return [by_stem[s] for s in select_stems(list(by_stem), names)]
+
+
+def select_stems(stems: Sequence[str], names: Sequence[str]) -> list[str]:
+    """:func:`select_chapters` on chapter stems: the stems named by stem, number or name (each
+    once, in the order named); all of ``stems`` when ``names`` is empty."""
     if not names:
-        return list(chapters)
-    chosen = []
+        return list(stems)
+    chosen: list[str] = []
     for name in names:
-        matches = [c for c in chapters if name in _aliases(c.stem)]
+        matches = [s for s in stems if name in _aliases(s)]
         if len(matches) != 1:
             problem = "unknown" if not matches else "ambiguous"
-            raise ValueError(f"{problem} chapter {name!r}; available: "
-                             f"{', '.join(c.stem for c in chapters)} "
+            raise ValueError(f"{problem} chapter {name!r}; available: {', '.join(stems)} "
                              "(give the file stem, its number or its name)")
         if matches[0] not in chosen:
             chosen.append(matches[0])

@@ -79,6 +79,14 @@ def _add_dask(parser: argparse.ArgumentParser) -> None:
                        help="run tasks on the Dask scheduler at ADDRESS (e.g. tcp://host:8786)")
 
 
+def _add_expectations(parser: argparse.ArgumentParser) -> None:
+    """``--profile``, ``--results`` and ``--expectations`` (reference check and expect)."""
+    parser.add_argument("--profile", required=True, help="the profile the summaries ran in")
+    _add_results(parser)
+    parser.add_argument("--expectations", default="results-reference/expectations.json",
+                        metavar="FILE", help="default: results-reference/expectations.json")
+
+
 def _add_results(parser: argparse.ArgumentParser, default: str | None = "results") -> None:
     parser.add_argument("--results", default=default, metavar="DIR",
                         help="results folder (store/ and summaries/)"
@@ -179,16 +187,10 @@ def _add_reference(sub: argparse._SubParsersAction) -> None:
                         "this l2lib's)")
     check = rsub.add_parser("check", help="exit 1 if a finding's verdict differs from the "
                             "expectations for the profile")
-    check.add_argument("--profile", required=True, help="the profile the summaries ran in")
-    _add_results(check)
-    check.add_argument("--expectations", default="results-reference/expectations.json",
-                       metavar="FILE", help="default: results-reference/expectations.json")
+    _add_expectations(check)
     expect = rsub.add_parser("expect", help="write or update the expected verdicts of a "
                              "profile from the summaries")
-    expect.add_argument("--profile", required=True, help="the profile the summaries ran in")
-    _add_results(expect)
-    expect.add_argument("--expectations", default="results-reference/expectations.json",
-                        metavar="FILE", help="default: results-reference/expectations.json")
+    _add_expectations(expect)
     expect.add_argument("--reason", help="why verdicts changed (required when one did)")
     slices = rsub.add_parser("slices", help="recompute a slice of each reference run and "
                              "compare; exit 1 on a mismatch")

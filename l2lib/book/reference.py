@@ -105,24 +105,11 @@ def chapter_of_store(name: str) -> str:
 
 def resolve_chapters(names: Sequence[str], known: Iterable[str] = CHAPTERS) -> list[str]:
     """Chapter stems from stems (``03_regimes``), numbers (``03``, ``3``) or names
-    (``regimes``); all of ``known`` when ``names`` is empty."""
-    known = list(known)
-    if not names:
-        return known
-    chosen = []
-    for name in names:
-        matches = [s for s in known if name in _aliases(s)]
-        if len(matches) != 1:
-            raise ValueError(f"unknown chapter {name!r}; available: {', '.join(known)} "
-                             "(give the file stem, its number or its name)")
-        if matches[0] not in chosen:
-            chosen.append(matches[0])
-    return chosen
+    (``regimes``); all of ``known`` when ``names`` is empty
+    (:func:`l2lib.book.batch.select_stems`)."""
+    from l2lib.book.batch import select_stems
 
-
-def _aliases(stem: str) -> set[str]:
-    number, _, name = stem.partition("_")
-    return {stem, number, name, str(int(number)) if number.isdigit() else ""} - {""}
+    return select_stems(list(known), names)
 
 
 def chapter_stores(results_dir: str | os.PathLike) -> dict[str, list[Path]]:
