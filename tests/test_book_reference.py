@@ -530,3 +530,27 @@ def test_the_committed_chapter_3_reference_reproduces_and_a_doctored_copy_does_n
     mismatch = reference.compare_slice(recomputed, reference.load_store_csv(doctored, n),
                                        tolerances, n)
     assert mismatch and all("norm point 2 member [0]" in m for m in mismatch)
+
+
+def test_a_reference_hysteresis_is_picked_by_its_recorded_configuration(tmp_path):
+    """Two teachers' sweeps share the store name linear-D1-up/-down (chapter 1): ``where``
+    picks one by its recorded configuration; without it the ambiguity is an error, not the
+    first match."""
+    from l2lib.store import export_store_csv
+
+    folder = tmp_path / "ref" / "01_onset" / "stores"
+    for modes in ([1.0], [1.5, 1.0]):
+        for direction in ("up", "down"):
+            store, _ = make_store(tmp_path / "store", f"linear-D1-{direction}", n=5,
+                                  config={"key": {"modes": modes}, "direction": direction})
+            export_store_csv(store.path, folder)
+    stores = reference.reference_stores(tmp_path / "ref", "01_onset")
+    run = reference.ReferenceRun("01_onset", {}, {}, stores, [])
+    with pytest.raises(ValueError, match="2 exported stores named 'linear-D1-up'"):
+        run.sweep("linear-D1-up")
+    one_mode = run.hysteresis("linear-D1", lambda c: c["key"]["modes"] == [1.0])
+    assert one_mode is not None and identical(one_mode.lams, np.linspace(0.0, 0.1, 5))
+    assert one_mode.down.direction == "up"  # reported on the ascending grid
+    assert identical(one_mode.up.obs["loss"], one_mode.down.obs["loss"])  # same toy points
+    assert run.hysteresis("linear-D1", lambda c: c["key"]["modes"] == [9.0]) is None
+    assert run.hysteresis("linear-D2") is None

@@ -32,7 +32,7 @@ import platform
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -63,7 +63,7 @@ from l2lib.store import (
     read_store_csv,
     stale_modules,
 )
-from l2lib.train.sweep import SweepResult
+from l2lib.train.sweep import Hysteresis, SweepResult
 
 DEFAULT_DIR = Path("results-reference")
 EXPECTATIONS = "expectations.json"
@@ -370,13 +370,37 @@ class ReferenceRun:
     stores: dict[str, Path]
     changed: list[str]
 
-    def sweep(self, name: str) -> SweepResult | None:
+    def config(self, folder: str) -> dict[str, Any]:
+        """The recorded configuration (what keyed the store) of the exported store ``folder``."""
+        sidecar = _read_json(self.stores[folder].with_suffix(".json"), f"store {folder}")
+        return dict((sidecar.get("metadata") or {}).get("config") or {})
+
+    def sweep(self, name: str, where: Callable[[Mapping[str, Any]], bool] | None = None
+              ) -> SweepResult | None:
         """The exported store named ``name`` (e.g. ``regimes-mnist-10k-up``) as a
-        SweepResult, or None if this run has none (several of that name: the first)."""
-        for folder, path in self.stores.items():
-            if store_name(folder) == name:
-                return load_store_csv(path)
-        return None
+        SweepResult, or None if this run has none. ``where(config)`` picks among stores of
+        that name by their recorded configuration (e.g. chapter 1's ``linear-D1-up`` of the
+        one-mode teacher, not the staircase's); without it, several of that name are an
+        error."""
+        found = [folder for folder in self.stores if store_name(folder) == name
+                 and (where is None or where(self.config(folder)))]
+        if len(found) > 1:
+            raise ValueError(f"{self.stem}: {len(found)} exported stores named {name!r} "
+                             f"({found}); pick one with where=")
+        return load_store_csv(self.stores[found[0]]) if found else None
+
+    def hysteresis(self, name: str, where: Callable[[Mapping[str, Any]], bool] | None = None
+                   ) -> Hysteresis | None:
+        """The stores ``<name>-up`` and ``<name>-down`` as the
+        :class:`~l2lib.train.sweep.Hysteresis` the sweep returned (the downward branch on the
+        ascending grid), or None if either is missing."""
+        up, down = self.sweep(f"{name}-up", where), self.sweep(f"{name}-down", where)
+        if up is None or down is None:
+            return None
+        down = down.ascending()
+        if not np.allclose(up.lams, down.lams, rtol=1e-12, atol=1e-12):
+            raise ValueError(f"{self.stem}: {name}-up and {name}-down are not on one grid")
+        return Hysteresis(up.lams, up, down)
 
     def markdown(self) -> str:
         """Provenance in one paragraph, then the findings table (claim, paper, this run,
