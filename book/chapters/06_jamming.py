@@ -205,12 +205,12 @@ display(Markdown(report.markdown_table([
 # %% [markdown]
 # ## The reference run
 #
-# The `reference` profile runs this chapter at the scale that resolves its findings, within an
-# hour on two CPU cores (its wall time is in the provenance below). Its results are committed under `results-reference/` with their
-# provenance (commit, parameters, machine, date, wall time) and the observables behind every
-# figure; CI recomputes their first points with the current code (`l2lib reference slices`) and
-# `l2lib results list` says whether code they depend on changed since. Its findings, as that run
-# recorded them:
+# The `reference` profile runs this chapter at the scale that resolves its findings, within an hour
+# on two CPU cores (its wall time is in the provenance below). Its results are committed under
+# `results-reference/` with their provenance (commit, parameters, machine, date, wall time) and the
+# observables behind every figure; CI recomputes their first points with the current code (`l2lib
+# reference slices`) and `l2lib results list` says whether code they depend on changed since. Its
+# findings, as that run recorded them:
 
 # %%
 ref = reference.load_reference_run(reference_dir, "06_jamming")
