@@ -218,3 +218,26 @@ def test_reach_says_where_noise_hides_any_break():
     assert exact.power_near(2.0, lams, 0.15, 4.0) and exact.lams.size == 1
     noisy = transitions.local_change_points(lams, kink, noise=50.0)  # σ ≫ the kink
     assert noisy.lams.size == 0 and not noisy.power_near(2.0, lams, 0.15, 4.0)
+
+
+@pytest.mark.parametrize("n_points", [41, 80, 200, 500])
+def test_a_kink_is_second_order_on_fine_grids_and_a_smooth_decay_stays_none(n_points):
+    """Negative control of the previous rule, which compared slopes around the last point 5 %
+    above min φ: on a fine grid that point lies several steps before a linear approach's kink,
+    so chapter 1's 80-point reference sweep of D = 1 read as a smooth decay (slope ratio 0.88)."""
+    lams = np.linspace(0, 2.6, n_points)
+    found = transitions.classify_transition(lams, theory.order_parameter(lams, 1.0, 1.0, 1))
+    assert found.order == "second" and found.lam_c == pytest.approx(2.0, rel=1e-9)
+    lams = np.linspace(0, 1, n_points)
+    for phi in (1 / (1 + np.exp((lams - 0.5) / 0.08)), np.exp(-lams / 0.3)):
+        assert transitions.classify_transition(lams, phi).order == "none"
+
+
+def test_the_slope_ratio_is_taken_at_the_kink_not_at_the_five_percent_level():
+    lams = np.linspace(0, 2.6, 80)
+    phi = theory.order_parameter(lams, 1.0, 1.0, 1)
+    index = transitions.onset_step(phi)[0]
+    assert phi[index + 3] > 0  # the 5 % point is more than two steps before the kink ...
+    assert transitions.tail_slope_ratio(lams, phi, index) == pytest.approx(0.0, abs=1e-9)
+    # ... and with the candidates stopped at it (follow > 1), the old reading returns
+    assert transitions.tail_slope_ratio(lams, phi, index, follow=1.01) > 0.5

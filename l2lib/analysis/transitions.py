@@ -170,24 +170,40 @@ def classify_transition(
     return Transition("second", extrapolated_zero(lams, phi), i, frac, "linear extrapolation")
 
 
-def tail_slope_ratio(lams: np.ndarray, phi: np.ndarray, index: int, window: int = 3) -> float:
-    """|slope of φ past the onset| / |slope over the last ordered points|.
+def tail_slope_ratio(lams: np.ndarray, phi: np.ndarray, index: int, window: int = 3,
+                     follow: float = 0.5) -> float:
+    """|slope of φ past the kink| / |slope of φ before it|, at the sharpest candidate kink.
 
-    The slopes are least-squares lines through the ``window`` points ending at ``index`` (the
-    last ordered point) and the up to ``window`` points starting at ``index + 2`` (one point
-    after the onset is skipped: it may still carry the end of a kink that falls between grid
-    points). A kink gives ≈ 0, a smooth (e.g. exponential) decay a ratio of order one. NaN when
-    fewer than 2 points lie past the onset.
+    For a candidate k the slopes are least-squares lines through the ``window`` points ending at
+    k and the up to ``window`` points starting at k + 2 (one point is skipped: it may still
+    carry a kink that falls between grid points). The candidates run from ``index`` (the last
+    ordered point: φ more than 5 % of its range above min φ) forward while the slope before k
+    stays at least ``follow`` × the slope before ``index``, i.e. while φ is still on its ordered
+    slope: a linear approach to the trivial value crosses the 5 % level ⌈0.05 / (share of the
+    range per step)⌉ points before its kink, several on a fine grid. The smallest ratio over the
+    candidates is returned. A kink gives ≈ 0; a smooth (e.g. exponential) decay, whose slope
+    keeps falling, a ratio of order one at every candidate. NaN when fewer than 2 points lie
+    past ``index`` + 1.
     """
-    before = np.arange(max(0, index - window + 1), index + 1)
-    after = np.arange(index + 2, min(index + 2 + window, lams.size))
-    if after.size < 2 or before.size < 2:
-        return float("nan")
-    s_before = np.polyfit(lams[before], phi[before], 1)[0]
-    s_after = np.polyfit(lams[after], phi[after], 1)[0]
-    if s_before == 0:
-        return float("inf")
-    return float(abs(s_after) / abs(s_before))
+    def slope(points: np.ndarray) -> float:
+        return float(np.polyfit(lams[points], phi[points], 1)[0])
+
+    ratios = []
+    reference = None
+    for k in range(index, lams.size):
+        before = np.arange(max(0, k - window + 1), k + 1)
+        after = np.arange(k + 2, min(k + 2 + window, lams.size))
+        if after.size < 2 or before.size < 2:
+            break
+        s_before = slope(before)
+        if reference is None:
+            reference = s_before
+            if s_before == 0:
+                return float("inf")
+        elif abs(s_before) < follow * abs(reference):
+            break
+        ratios.append(abs(slope(after)) / abs(s_before))
+    return min(ratios) if ratios else float("nan")
 
 
 def branch_crossing(
