@@ -554,3 +554,18 @@ def test_a_reference_hysteresis_is_picked_by_its_recorded_configuration(tmp_path
     assert identical(one_mode.up.obs["loss"], one_mode.down.obs["loss"])  # same toy points
     assert run.hysteresis("linear-D1", lambda c: c["key"]["modes"] == [9.0]) is None
     assert run.hysteresis("linear-D2") is None
+
+
+def test_slice_tolerances_by_store_pattern(slice_registry):
+    """A slice over stores with different observations (chapter 1: a linear sweep and an MLP's)
+    gives each its own tolerances; a store no pattern covers is an error, not a pass."""
+    from l2lib.book import slices
+
+    reference.register_slice("01_onset", {"linear-*": {"modes": 1e-3},
+                                          "*-mlp-*": {"norm": 1e-3}})(lambda folder: {})
+    reference.register_slice("03_regimes", {"norm": 1e-3})(lambda folder: {})
+    assert slices.tolerances_for("01_onset", "linear-D2-up") == {"modes": 1e-3}
+    assert slices.tolerances_for("01_onset", "digits-mlp-2h-up") == {"norm": 1e-3}
+    assert slices.tolerances_for("03_regimes", "anything") == {"norm": 1e-3}
+    with pytest.raises(ValueError, match="no slice tolerances for the store 'vae-up'"):
+        slices.tolerances_for("01_onset", "vae-up")

@@ -44,12 +44,13 @@ from l2lib.analysis.findings import Verdict
 from l2lib.book.reproduce import load_summaries, verdict_of_record
 from l2lib.book.slices import (  # the registry and store names, re-exported here
     NO_SLICE,
-    SLICE_TOLERANCES,
+    SLICE_TOLERANCES,  # noqa: F401 (re-exported)
     SLICES,
     Slice,  # noqa: F401 (re-exported)
     reference_stores,
     register_slice,  # noqa: F401 (re-exported)
     store_name,
+    tolerances_for,
 )
 from l2lib.store import (
     PACKAGE_DIR,
@@ -726,5 +727,6 @@ def check_slices(out_dir: str | os.PathLike, chapters: Sequence[str] = ()) -> li
                 lines.append(f"{stem}/{folder}: {err}")
                 continue
             lines += [f"{stem}/{folder}: {line}" for line in
-                      compare_slice(recomputed, reference, SLICE_TOLERANCES[stem], n_points)]
+                      compare_slice(recomputed, reference,
+                                    tolerances_for(stem, store_name(folder)), n_points)]
     return lines

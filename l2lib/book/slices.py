@@ -24,13 +24,14 @@ import re
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from l2lib.store import jsonable, read_points
+from l2lib.store import jsonable, open_store, read_points
 from l2lib.train.sweep import SweepResult
 
 Slice = Callable[[Path], dict[str, SweepResult]]
@@ -45,18 +46,35 @@ NO_SLICE: dict[str, str] = {
                      "chapter 3's slice checks the sweep they come from",
 }
 """Chapter stem → why it has no slice: reported by the slice check, not counted as a failure."""
-SLICE_TOLERANCES: dict[str, dict[str, float]] = {}
-"""Chapter stem → observation → relative tolerance (:func:`l2lib.book.reference.compare_slice`)."""
+Tolerances = Mapping[str, float] | Mapping[str, Mapping[str, float]]
+SLICE_TOLERANCES: dict[str, Tolerances] = {}
+"""Chapter stem → observation → relative tolerance (:func:`l2lib.book.reference.compare_slice`),
+or → store-name pattern (fnmatch) → observation → relative tolerance, for a slice of stores with
+different observations (:func:`tolerances_for`)."""
 
 
-def register_slice(stem: str, tolerances: Mapping[str, float]) -> Callable[[Slice], Slice]:
+def register_slice(stem: str, tolerances: Tolerances) -> Callable[[Slice], Slice]:
     """Decorator: register ``function`` as chapter ``stem``'s slice check, comparing the
-    observations named in ``tolerances`` (observation → relative tolerance)."""
+    observations named in ``tolerances`` (observation → relative tolerance; or store-name
+    pattern → observation → relative tolerance)."""
     def register(function: Slice) -> Slice:
         SLICES[stem] = function
         SLICE_TOLERANCES[stem] = dict(tolerances)
         return function
     return register
+
+
+def tolerances_for(stem: str, store: str) -> dict[str, float]:
+    """The tolerances of chapter ``stem``'s slice for the store named ``store``: the chapter's
+    own, or those of the first pattern that matches ``store`` (a ValueError if none does)."""
+    tolerances = SLICE_TOLERANCES[stem]
+    if not any(isinstance(v, Mapping) for v in tolerances.values()):
+        return dict(tolerances)
+    for pattern, by_observation in tolerances.items():
+        if fnmatchcase(store, pattern):
+            return dict(by_observation)
+    raise ValueError(f"{stem}: no slice tolerances for the store {store!r} (patterns: "
+                     f"{sorted(tolerances)})")
 
 
 _STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")
@@ -199,3 +217,141 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
                             int(config["seeds"][0]), store_root=tmp)
         store = next(Path(tmp).glob(f"{name}-*"))
         return {name: _points(store, 1)}
+
+
+def _recorded(folder: Path, name: str,
+              where: Callable[[Mapping[str, Any]], bool] = lambda config: True
+              ) -> dict[str, Any]:
+    """The recorded configuration of the one exported store named ``name`` for which
+    ``where(config)`` holds (several stores may share a name, e.g. chapter 1's ``linear-D1-up``
+    on two teachers)."""
+    matches = [config for stem, path in reference_stores(folder.parent, folder.name).items()
+               if store_name(stem) == name and where(
+                   config := json.loads(path.with_suffix(".json").read_text())
+                   ["metadata"]["config"])]
+    if len(matches) != 1:
+        raise ValueError(f"{folder}: {len(matches)} exported stores named {name!r} of that "
+                         "kind (one expected)")
+    return matches[0]
+
+
+def _single_teacher(config: Mapping[str, Any]) -> bool:
+    """A linear sweep on chapter 1's one-mode teacher (not the staircase's)."""
+    return config["key"]["data"]["modes"] == [1.0]
+
+
+def _check_sweep(recorded: Mapping[str, Any], name: str, **expected: Any) -> None:
+    """ValueError unless every entry of ``expected`` (``key``, ``lams``, ``config``, ``jitter``,
+    ``curvature``: what keys the store) equals the recorded one."""
+    for field, value in expected.items():
+        now, then = jsonable(value), recorded.get(field)
+        same = (np.allclose(np.asarray(now, float), np.asarray(then, float), rtol=1e-12,
+                            atol=1e-12) if field == "lams" and then is not None
+                and len(now) == len(then) else now == then)
+        if not same:
+            raise ValueError(f"the reference store {name} was computed with another {field} "
+                             f"(recorded {then!r}, today's profile {now!r}); rerun it, or "
+                             "slice it with those settings")
+
+
+def _first_points_up(sweep: Callable[[np.ndarray, str], None], name: str, lams: np.ndarray,
+                     n_points: int) -> SweepResult:
+    """Run ``sweep(cut_grid, store_root)`` on the first ``n_points`` of ``lams`` in a temporary
+    store on one thread, and read back the upward store ``name``."""
+    with _OneThread(), tempfile.TemporaryDirectory() as tmp:
+        sweep(lams[:n_points], tmp)
+        store = next(Path(tmp).glob(f"{name}-*"))
+        return _points(store, n_points)
+
+
+@register_slice("01_onset", {
+    "linear-*": {"modes": 1e-3, "error": 1e-3, "objective": 1e-3},
+    "*-mlp-*": {"norm": 1e-3, "error": 1e-3, "objective": 1e-3, "train_acc": 5e-3,
+                "test_acc": 5e-3}})
+def onset_slice(folder: Path) -> dict[str, SweepResult]:
+    """Chapter 1: the first four points of the depth-2 linear sweep upwards (a first-order
+    onset: its start from a fresh initialisation) and the first three of the two-hidden-layer
+    MLP's."""
+    from l2lib.data import load_dataset
+    from l2lib.experiments import onset
+    from l2lib.train.sweep import warm_sweep
+
+    settings = onset.settings(_provenance(folder)["profile"])
+    recorded = _recorded(folder, "linear-D2-up", _single_teacher)
+    seed = int(recorded["key"]["data"]["seed"])
+    teacher = onset.make_teacher(settings, (1.0,), seed)
+    lams = onset.linear_grid(settings, teacher.m, 2)
+    _, key = onset.linear_setup(teacher, 2, settings, seed)
+    _check_sweep(recorded, "linear-D2-up", key=key, lams=lams, config=settings.linear_train,
+                 jitter=settings.jitter)
+    out = {"linear-D2-up": _first_points_up(
+        lambda grid, root: onset.deep_linear_hysteresis(teacher, 2, grid, settings, seed, root),
+        "linear-D2-up", lams, 4)}
+
+    recorded = next(_recorded(folder, s) for s in
+                    {store_name(f) for f in reference_stores(folder.parent, folder.name)}
+                    if s.endswith("-mlp-2h-up"))
+    data = load_dataset(recorded["key"]["data"]["name"])
+    name = f"{data.name}-mlp-2h-up"
+    net, key = onset.mlp_setup(data, 2, settings, int(recorded["key"]["seeds"][0]))
+    lams = onset.mlp_grid(settings, 2)
+    _check_sweep(recorded, name, key=key, lams=lams, config=settings.mlp_train,
+                 jitter=settings.mlp_jitter)
+    observe = onset.polished(onset.classification_observer(data), data.x_train, data.y_train,
+                             "cross_entropy", settings.mlp_polish_iters)
+
+    def mlp_up(grid: np.ndarray, root: str) -> None:  # the upward half of onset.mlp_hysteresis
+        warm_sweep(net, data.x_train, data.y_train, grid, config=settings.mlp_train,
+                   observe=observe, direction="up", jitter=settings.mlp_jitter,
+                   store=open_store(root, name, {"key": key, "lams": grid,
+                                                 "config": settings.mlp_train,
+                                                 "jitter": settings.mlp_jitter}))
+
+    out[name] = _first_points_up(mlp_up, name, lams, 3)
+    return out
+
+
+@register_slice("02_curvature", {
+    "curvature-linear-*": {"curvature": 1e-3, "eig_max": 1e-3, "modes": 1e-3, "error": 1e-3,
+                           "objective": 1e-3},
+    "curvature-*": {"curvature": 1e-2, "eig_max": 1e-2, "norm": 1e-3, "error": 1e-3,
+                    "objective": 1e-3, "test_acc": 5e-3}})
+def curvature_slice(folder: Path) -> dict[str, SweepResult]:
+    """Chapter 2: the first four points of the depth-2 linear curvature sweep (exact curvature)
+    and the first three of the two-hidden-layer MLP's (stochastic curvature, fixed probes)."""
+    from l2lib.data import load_dataset
+    from l2lib.experiments import curvature, onset
+
+    settings = curvature.settings(_provenance(folder)["profile"])
+    s = settings.onset
+    recorded = _recorded(folder, "curvature-linear-D2", _single_teacher)
+    seed = int(recorded["key"]["data"]["seed"])
+    teacher = onset.make_teacher(s, (1.0,), seed)
+    lams = onset.linear_grid(s, teacher.m, 2)
+    _, key = onset.linear_setup(teacher, 2, s, seed)
+    _check_sweep(recorded, "curvature-linear-D2", key=key, lams=lams, config=s.linear_train,
+                 jitter=s.jitter, curvature=settings.linear)
+    out = {"curvature-linear-D2": _first_points_up(
+        lambda grid, root: curvature.linear_curvature_sweep(teacher, 2, grid, settings, seed,
+                                                            root),
+        "curvature-linear-D2", lams, 4)}
+
+    name = next(s_ for s_ in {store_name(f) for f in reference_stores(folder.parent,
+                                                                        folder.name)}
+                if s_.startswith("curvature-") and s_.endswith("-2h"))
+    recorded = _recorded(folder, name)
+    data = load_dataset(recorded["key"]["data"]["name"])
+    net, key = onset.mlp_setup(data, 2, s, int(recorded["key"]["seeds"][0]))
+    lams = onset.mlp_grid(s, 2)
+    _check_sweep(recorded, name, key=key, lams=lams, config=s.mlp_train, jitter=s.mlp_jitter,
+                 curvature=settings.mlp)
+
+    def mlp_up(grid: np.ndarray, root: str) -> None:  # mlp_curvature_sweep on a cut grid
+        curvature.curvature_sweep(
+            net, data.x_train, data.y_train, grid, config=s.mlp_train, loss="cross_entropy",
+            settings=settings.mlp, extra=onset.classification_observer(data),
+            jitter=s.mlp_jitter, polish_iters=s.mlp_polish_iters, store_root=root, name=name,
+            key=key)
+
+    out[name] = _first_points_up(mlp_up, name, lams, 3)
+    return out
