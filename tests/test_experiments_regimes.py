@@ -314,6 +314,30 @@ def test_hysteresis_and_curvature_findings():
     assert "0.5 (checkpoints), 0.0 (controls)" in with_top.companion
 
 
+def test_the_curvature_finding_uses_only_points_that_are_minima():
+    """Issue 15 / review R5: the same eigenvalues that agree at stationary points are not
+    evidence where training merely stopped (residual ≈ 1, as on the authors' ≈ 6 epochs per
+    β): the previous rule, blind to the residual, agreed on both."""
+    near, far = [-0.5, -0.4, -0.6], [-0.06, -0.05, -0.05]
+    tol = {"residual_tol": 0.05}
+    at_minima = regimes.finding_curvature(near, far, near_residual=np.full(3, 0.01),
+                                          far_residual=np.full(3, 0.02), **tol)
+    assert at_minima.verdict is Verdict.AGREES and "3 of 3 checkpoints" in at_minima.companion
+    stopped = regimes.finding_curvature(near, far, near_residual=np.array([1.2, 0.9, 1.4]),
+                                        far_residual=np.full(3, 0.02), **tol)
+    assert stopped.verdict is Verdict.NOT_MEASURABLE and "not minima" in stopped.note
+    assert "0 of 3 checkpoints" in stopped.companion
+    # one checkpoint left out: the remaining two still decide
+    partly = regimes.finding_curvature(near, far, near_residual=np.array([0.01, 0.9, 0.01]),
+                                       far_residual=np.full(3, 0.02), **tol)
+    assert partly.verdict is Verdict.AGREES and "2 of 3 checkpoints" in partly.companion
+    # a sweep stored without residuals shows no minimum: not measurable, said so
+    unknown = regimes.finding_curvature(near, far, near_residual=np.full(3, np.nan),
+                                        far_residual=np.full(3, np.nan), **tol)
+    assert unknown.verdict is Verdict.NOT_MEASURABLE
+    assert "no stationarity residual recorded" in unknown.companion
+
+
 def test_chapter_pipeline_on_a_tiny_sweep(tiny, tmp_path):
     """Every call chapter 3 makes, on a tiny sweep: the outputs have the shapes it needs."""
     data, settings = tiny
@@ -324,6 +348,8 @@ def test_chapter_pipeline_on_a_tiny_sweep(tiny, tmp_path):
     assert regimes.control_indices(forced) == ([0, 2], [])
     curv = regimes.curvature_check(up, data, h, settings)
     assert curv["near_top"].shape[1] == 3
+    assert curv["near_residual"].shape == curv["near"].shape
+    assert float(curv["residual_tol"]) == settings.residual_tol
     found = regimes.findings(h, dataset=data.name, beta_step=settings.beta_step,
                              hysteresis=regimes.hysteresis_summary(up.result, down.result),
                              curvature_points=curv)

@@ -76,7 +76,9 @@ class RegimeSettings:
     ``n_curvature``: transition checkpoints and mid-plateau controls (each, seed 0) at which the
     smallest Hessian eigenvalue and the ``spectrum_k`` eigenvalues of largest magnitude (the
     authors keep 30) are measured after the sweep (0: none); the top-``spectrum_k`` spectrum is
-    also measured during the sweep wherever the extremes are.
+    also measured during the sweep wherever the extremes are. The curvature finding uses only
+    those points whose stationarity residual ‖∇L_β‖/‖βθ‖ (seed 0) is at most ``residual_tol``:
+    an eigenvalue of ∇²E away from a stationary point says nothing about saddles of L_β.
     ``min_drop`` is the accuracy fall per grid step of the old
     threshold rule :func:`detect_regimes` (chapter 5's paths).
     """
@@ -99,6 +101,7 @@ class RegimeSettings:
     first_max_epochs: int | None = 15
     n_curvature: int = 3
     spectrum_k: int = 10
+    residual_tol: float = 0.05
 
     @property
     def first_train(self) -> TrainConfig:
@@ -699,8 +702,9 @@ def finding_hysteresis(summary: dict[str, float] | None, beta_step: float) -> Fi
     paper = "hysteresis at first-order transitions [2505.06597 v2]"
     if summary is None:
         return Finding(key, claim, paper, "no downward sweep", Verdict.NOT_MEASURABLE,
-                       note="this profile sweeps up only (sweep_down=False); the reference "
-                            "profile sweeps down too")
+                       note="this run swept up only (the quick profile's sweep_down=False, "
+                            "or the chapter's run_down=False); a downward sweep (the "
+                            "reference and paper profiles' default) measures it")
     width = summary["width"]
     return Finding(key, claim, paper, f"branches differ over Δβ = {width:.3g} "
                    f"(accuracy at β = 0: up {summary['acc0_up']:.0%}, down "
@@ -710,29 +714,56 @@ def finding_hysteresis(summary: dict[str, float] | None, beta_step: float) -> Fi
 
 
 def finding_curvature(near: np.ndarray, far: np.ndarray, near_top: np.ndarray | None = None,
-                      far_top: np.ndarray | None = None) -> Finding:
+                      far_top: np.ndarray | None = None, *,
+                      near_residual: np.ndarray | None = None,
+                      far_residual: np.ndarray | None = None,
+                      residual_tol: float | None = None) -> Finding:
     """Negative curvature before the jumps: agrees only if the median smallest Hessian
     eigenvalue at the transition checkpoints lies below every mid-plateau control; disagrees
-    if it lies within or above the controls' range. Not measurable with < 2 of either.
-    ``near_top``/``far_top`` (top-k spectra by magnitude, one row per point) add the mean number
-    of negative eigenvalues among them to the text (the paper's view; not used in the verdict)."""
+    if it lies within or above the controls' range. Only points whose stationarity residual is
+    at most ``residual_tol`` count (an eigenvalue of ∇²E where training merely stopped says
+    nothing about saddles); residuals None: every point counts. Not measurable with < 2 of
+    either group left. ``near_top``/``far_top`` (top-k spectra by magnitude, one row per point)
+    add the mean number of negative eigenvalues among them to the text (the paper's view; not
+    used in the verdict)."""
     key, claim = "regimes.curvature", "negative Hessian eigenvalues mark the transitions"
     paper = "negative eigenvalues near transition checkpoints [repo]"
     near, far = np.asarray(near, float), np.asarray(far, float)
-    near, far = near[np.isfinite(near)], far[np.isfinite(far)]
+    masks = []
+    for values, residual in ((near, near_residual), (far, far_residual)):
+        keep = np.isfinite(values)
+        if residual_tol is not None and residual is not None:
+            keep &= np.asarray(residual, float) <= residual_tol  # NaN residual: not shown a minimum
+        masks.append(keep)
+    measured = (int(np.isfinite(near).sum()), int(np.isfinite(far).sum()))
+    tops = (near_top, far_top)
+    near, far = near[masks[0]], far[masks[1]]
+    gate = ""
+    if residual_tol is not None and (near_residual is not None or far_residual is not None):
+        worst = np.concatenate([np.asarray(r, float) for r in (near_residual, far_residual)
+                                if r is not None])
+        gate = (f"; minima (residual ≤ {residual_tol:g}): {near.size} of {measured[0]} "
+                f"checkpoints, {far.size} of {measured[1]} controls (residuals "
+                f"{np.nanmin(worst):.2g}–{np.nanmax(worst):.2g})" if np.isfinite(worst).any()
+                else "; no stationarity residual recorded: no point is shown to be a minimum")
     if near.size < 2 or far.size < 2:
-        return Finding(key, claim, paper, f"{near.size} checkpoints, {far.size} controls",
-                       Verdict.NOT_MEASURABLE,
-                       note="fewer than two checkpoints or mid-plateau controls measured; "
-                            "a finer grid with more transitions would resolve it")
+        reason = ("fewer than two checkpoints or mid-plateau controls measured; a finer grid "
+                  "with more transitions would resolve it")
+        if gate and (near.size < measured[0] or far.size < measured[1]):
+            reason = ("the measured points are not minima of L_β (training stopped after the "
+                      "authors' ≈ 6 epochs per β): their Hessian says nothing about saddles; "
+                      "a minimisation to stationarity at each β would make it measurable")
+        return Finding(key, claim, paper, f"{measured[0]} checkpoints, {measured[1]} "
+                       f"controls measured{gate}", Verdict.NOT_MEASURABLE, note=reason)
     text = (f"smallest eigenvalue of ∇²E: checkpoints median {np.median(near):.3g} "
             f"[{near.min():.3g}, {near.max():.3g}], mid-plateau controls "
-            f"[{far.min():.3g}, {far.max():.3g}]")
-    if near_top is not None and far_top is not None and np.size(near_top) and np.size(far_top):
+            f"[{far.min():.3g}, {far.max():.3g}]{gate}")
+    if tops[0] is not None and tops[1] is not None and np.size(tops[0]) and np.size(tops[1]):
+        near_top, far_top = np.asarray(tops[0])[masks[0]], np.asarray(tops[1])[masks[1]]
         k = np.shape(near_top)[1]
         text += (f"; negative among the top {k} by magnitude: "
-                 f"{np.mean(np.sum(np.asarray(near_top) < 0, axis=1)):.1f} (checkpoints), "
-                 f"{np.mean(np.sum(np.asarray(far_top) < 0, axis=1)):.1f} (controls)")
+                 f"{np.mean(np.sum(near_top < 0, axis=1)):.1f} (checkpoints), "
+                 f"{np.mean(np.sum(far_top < 0, axis=1)):.1f} (controls)")
     return Finding(key, claim, paper, text,
                    Verdict.AGREES if np.median(near) < far.min() else Verdict.DISAGREES,
                    numbers={"eig_min_checkpoints": float(np.median(near)),
@@ -774,7 +805,10 @@ def findings(h: Hierarchy, *, dataset: str, beta_step: float,
            finding_hysteresis(hysteresis, beta_step)]
     if curvature_points is not None:
         c = curvature_points
-        out.append(finding_curvature(c["near"], c["far"], c.get("near_top"), c.get("far_top")))
+        out.append(finding_curvature(
+            c["near"], c["far"], c.get("near_top"), c.get("far_top"),
+            near_residual=c.get("near_residual"), far_residual=c.get("far_residual"),
+            residual_tol=float(c["residual_tol"]) if "residual_tol" in c else None))
     return out
 
 
@@ -848,13 +882,18 @@ def curvature_check(sweep: RegimeSweep, data: Dataset, h: Hierarchy, settings: R
                     ) -> dict[str, np.ndarray]:
     """Smallest eigenvalue and top-``spectrum_k`` spectrum (by magnitude) of ∇²E (seed 0,
     ``settings.hessian_n`` images) at the first ``settings.n_curvature`` transition
-    checkpoints ("near") and mid-plateau controls ("far"), with their β."""
-    betas = sweep.result.ascending().lams
-    out: dict[str, np.ndarray] = {}
+    checkpoints ("near") and mid-plateau controls ("far"), with their β and stationarity
+    residual (``near_residual``, ``far_residual``; NaN for a sweep stored without it) and the
+    tolerance ``residual_tol`` that :func:`finding_curvature` applies."""
+    result = sweep.result.ascending()
+    residual = result.obs["residual"][:, 0] if "residual" in result.obs else None
+    out: dict[str, np.ndarray] = {"residual_tol": np.float64(settings.residual_tol)}
     for name, idx in zip(("near", "far"), control_indices(h), strict=True):
         idx = idx[: settings.n_curvature]
         out[name], out[f"{name}_top"] = checkpoint_eigenvalues(
             sweep, data, idx, n_images=settings.hessian_n, tol=settings.hessian_tol,
             top_k=settings.spectrum_k)
-        out[f"{name}_beta"] = betas[idx]
+        out[f"{name}_beta"] = result.lams[idx]
+        out[f"{name}_residual"] = (np.full(len(idx), np.nan) if residual is None
+                                   else np.asarray(residual[idx], dtype=np.float64))
     return out

@@ -78,8 +78,10 @@ def digit_heatmap(up: SweepResult, h: Hierarchy) -> Figure:
 def checkpoint_eigenvalues(curv: dict[str, np.ndarray], up: SweepResult | None = None
                            ) -> Figure:
     """Left: smallest eigenvalue of ∇²E at the transition checkpoints and mid-plateau controls,
-    with −β (below it the regularised loss is concave there). Right: their top-k spectra by
-    magnitude (signed; the authors keep k = 30). ``curv``: from ``regimes.curvature_check``;
+    with −β (below it the regularised loss is concave there); hollow: points whose stationarity
+    residual exceeds ``curv["residual_tol"]``, which the finding leaves out. Right: their top-k
+    spectra by magnitude (signed; the authors keep k = 30). ``curv``: from
+    ``regimes.curvature_check``;
     ``up``: the sweep, whose in-sweep measurements (seed 0, every ``hessian_every``-th β) are
     drawn in grey where present."""
     fig, axes = plots.panels(2, width=4.2, height=2.8)
@@ -94,8 +96,16 @@ def checkpoint_eigenvalues(curv: dict[str, np.ndarray], up: SweepResult | None =
             axes[1].plot(np.full(len(values), beta), values, ".", ms=3, color="0.6")
         top = max(top, float(np.max(res.lams[seen], initial=0)))
     ax = axes[0]
-    ax.plot(curv["near_beta"], curv["near"], "s", color="C3", label="transition checkpoints")
-    ax.plot(curv["far_beta"], curv["far"], "o", color="C0", label="mid-plateau controls")
+    tol = float(curv.get("residual_tol", np.inf))
+    for name, marker, color, label in (("near", "s", "C3", "transition checkpoints"),
+                                       ("far", "o", "C0", "mid-plateau controls")):
+        residual = np.asarray(curv.get(f"{name}_residual", np.zeros(len(curv[name]))), float)
+        minimum = residual <= tol
+        ax.plot(curv[f"{name}_beta"][minimum], curv[name][minimum], marker, color=color,
+                label=label)
+        if (~minimum).any():
+            ax.plot(curv[f"{name}_beta"][~minimum], curv[name][~minimum], marker, color=color,
+                    mfc="none", label=f"{label.split()[0]}: not a minimum (left out)")
     grid = np.linspace(0, top, 50)
     ax.plot(grid, -grid, "k:", lw=1, label="−β")
     plots.label(ax, "β", "smallest eigenvalue of ∇²E", legend=True)
