@@ -205,6 +205,28 @@ def test_saddle_finding():
     assert ch5.saddle_finding([], [flat], 0.1).verdict == Verdict.NOT_MEASURABLE
 
 
+def test_eigenvalue_and_saddle_findings_use_only_minima():
+    """Issue 15 / review R5: the same eigenvalues and saddles that agree between minima are no
+    evidence where training merely stopped (residual ≈ 1); the previous rules, blind to the
+    residual, agreed on both."""
+    b, c, tol = [-0.3, -0.2, -0.25], [-0.01, 0.0, -0.02], 0.05
+    minima = ch5.eigenvalue_finding(b, c, before_residual=[0.01] * 3,
+                                    control_residual=[0.02] * 3, residual_tol=tol)
+    assert minima.verdict == Verdict.AGREES and "3 of 3 checkpoints" in minima.companion
+    stopped = ch5.eigenvalue_finding(b, c, before_residual=[1.1, 0.9, 1.3],
+                                     control_residual=[0.02] * 3, residual_tol=tol)
+    assert stopped.verdict == Verdict.NOT_MEASURABLE and stopped.note == ch5.NOT_MINIMA
+    assert "0 of 3 checkpoints" in stopped.companion
+    saddle, flat = modes((-1.0, 0.9)), modes((0.5, 0.9))
+    between = ch5.saddle_finding([saddle, saddle], [flat, flat], 0.1,
+                                 jump_minima=[True, True], control_minima=[True, True])
+    assert between.verdict == Verdict.AGREES
+    off = ch5.saddle_finding([saddle, saddle], [flat, flat], 0.1,
+                             jump_minima=[False, False], control_minima=[True, True])
+    assert off.verdict == Verdict.NOT_MEASURABLE and off.note == ch5.NOT_MINIMA
+    assert "steps between minima: 0 of 2 jumps" in off.companion
+
+
 def test_saddle_scans_on_a_network_path_match_the_dense_hessian():
     from l2lib.data import load_dataset
     from l2lib.measure import curvature
@@ -231,3 +253,31 @@ def test_saddle_scans_on_a_network_path_match_the_dense_hessian():
     dense = torch.linalg.eigvalsh(curvature.dense_hessian(fn, theta))[0]
     assert mode.eig == pytest.approx(float(dense), rel=1e-6, abs=1e-9)
     assert scans.at_checkpoints("jumps") == [mode.eig]
+
+
+def test_the_path_observer_measures_stationarity_towards_each_members_reference():
+    """The residual is that of L_β = E + (β/2)‖θ − θ_ref‖² with each member's own θ_ref, its
+    parameters matched by name: θ = θ_ref leaves only ∇E (no pull: residual inf), θ_ref = 0 is
+    the standard L2 residual, and a reference shifted by −∇E/β makes θ stationary (residual 0)."""
+    from l2lib.data import load_dataset
+    from l2lib.measure import observables
+    from l2lib.models.flat import params_of
+    from l2lib.models.mlp import mlp
+
+    data = load_dataset("digits", dtype=torch.float64, n_train=200)
+    net = mlp(64, [3], 10, seeds=[0, 1], activation="sigmoid", dtype=torch.float64)
+    beta = torch.tensor(0.5, dtype=torch.float64)
+    plain = ch5.path_observer(data)(net, beta)
+    assert "residual" not in plain
+    here = ch5.path_observer(data, params_of(net))(net, beta)
+    assert torch.isinf(here["residual"]).all()
+    zero = {n: torch.zeros_like(p) for n, p in params_of(net).items()}
+    assert torch.allclose(ch5.path_observer(data, zero)(net, beta)["residual"],
+                          observables.stationarity(net, data.x_train, data.y_train,
+                                                   "cross_entropy", beta)["residual"])
+    err = observables.member_error(net(data.x_train), data.y_train, "cross_entropy").sum()
+    grads = torch.autograd.grad(err, list(net.parameters()))
+    shifted = {n: p.detach() + g / beta for (n, p), g in zip(net.named_parameters(), grads,
+                                                            strict=True)}
+    stationary = ch5.path_observer(data, shifted)(net, beta)
+    assert stationary["residual"].max() < 1e-10

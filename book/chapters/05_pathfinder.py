@@ -162,10 +162,15 @@ display(Markdown(figures.order_table(towards)))
 # cross-entropy, Lanczos started from the step direction) at the checkpoint and at the stated
 # positions on the step; $\nabla^2L=\nabla^2E+\beta I$. At the checkpoint (position 0) a
 # converged point is a minimum of $L$ at its own β, so its lowest eigenvalue of $\nabla^2E$ is at
-# least $-\beta$; below that the optimiser stopped on a saddle of $L$.
+# least $-\beta$; below that the optimiser stopped on a saddle of $L$. Both findings below count
+# only points that are minima of $L$ at their own β: a stationarity residual
+# $\|\nabla L_\beta\|/\|\beta(\theta-\theta_{ref})\|$ of at most `residual_tol` (5 %), recorded
+# at every point of these paths (first figure); a saddle is sought only on steps between two
+# such minima.
 
 # %%
 deep = towards.deep
+figures.path_residuals(towards.path, settings.residual_tol, deep)
 scans = ch5.saddle_scans(towards.path, deep, [s.before for s in towards.jumps[deep]],
                          towards.steps[deep].middles(), data, sweep.settings.hidden,
                          sweep.settings.activation, settings, seed)

@@ -115,6 +115,7 @@ class PathfinderSettings:
     hessian_tol: float = 1e-3
     overlap_min: float = 0.1
     toy_beta_step: float = 0.05
+    residual_tol: float = 0.05  # a path point is a minimum of L_β if its residual is ≤ this
 
     def __post_init__(self) -> None:
         if self.n_minima < 2:
@@ -459,15 +460,23 @@ def towards_grid(chapter3_betas: np.ndarray, settings: PathfinderSettings) -> np
     return np.concatenate([base, tail])
 
 
-def path_observer(data: Dataset) -> Observer:
-    """Per member: test accuracy, test accuracy per class, training cross-entropy, ‖θ‖."""
+def path_observer(data: Dataset, reference: Params | None = None) -> Observer:
+    """Per member: test accuracy, test accuracy per class, training cross-entropy, ‖θ‖; with
+    ``reference`` (θ_ref of each member, as passed to Pathfinder) also how far the point is
+    from a stationary point of L_β = E + (β/2)‖θ − θ_ref‖² on the training set: ``residual``
+    and ``grad_reg`` (:func:`l2lib.measure.observables.stationarity`)."""
 
     def observe(model: EnsembleMLP, beta: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"test_acc": measure.accuracy(model, data.x_test, data.y_test),
-                "class_acc": measure.class_accuracy(model, data.x_test, data.y_test,
-                                                    data.n_classes),
-                "train_ce": measure.error(model, data.x_train, data.y_train, "cross_entropy"),
-                "norm": model.parameter_norm().detach()}
+        out = {"test_acc": measure.accuracy(model, data.x_test, data.y_test),
+               "class_acc": measure.class_accuracy(model, data.x_test, data.y_test,
+                                                   data.n_classes),
+               "train_ce": measure.error(model, data.x_train, data.y_train, "cross_entropy"),
+               "norm": model.parameter_norm().detach()}
+        if reference is not None:
+            ref = [reference[name].to(p) for name, p in model.named_parameters()]
+            out |= measure.stationarity(model, data.x_train, data.y_train, "cross_entropy",
+                                        beta, ref)
+        return out
 
     return observe
 
@@ -493,7 +502,7 @@ def towards_checkpoints(
            "member": member}
     return find_path(net, data.x_train, data.y_train, reference,
                      towards_grid(sweep.result.lams, settings), config=settings.path_train,
-                     observe=path_observer(data), store_root=store_root,
+                     observe=path_observer(data, reference), store_root=store_root,
                      name=f"towards-{data.name}", key=key,
                      progress=progress if progress is not None else "Pathfinder → checkpoints")
 
@@ -827,27 +836,62 @@ def switch_finding(kinds: Sequence[str], named: str = "") -> Finding:
     return Finding(key, claim, paper, companion, verdict, numbers=numbers)
 
 
+def _minima_text(kept: int, total: int, what: str, residuals: np.ndarray | None,
+                 tol: float | None) -> str:
+    if residuals is None or tol is None:
+        return ""
+    finite = residuals[np.isfinite(residuals)]
+    span = (f", residuals {finite.min():.2g}–{finite.max():.2g}" if finite.size
+            else ", no residual recorded")
+    return f"; minima (residual ≤ {tol:g}): {kept} of {total} {what}{span}"
+
+
+NOT_MINIMA = ("the path's points are not minima of L_β (training stopped after a few epochs per "
+              "β): their Hessian says nothing about saddles; a minimisation to stationarity at "
+              "each β would make it measurable")
+
+
 def eigenvalue_finding(before: Sequence[float], controls: Sequence[float],
-                       betas_before: Sequence[float] = ()) -> Finding:
+                       betas_before: Sequence[float] = (), *,
+                       before_residual: Sequence[float] | None = None,
+                       control_residual: Sequence[float] | None = None,
+                       residual_tol: float | None = None) -> Finding:
     """Negative Hessian eigenvalues at the transition checkpoints: agrees only if every
     checkpoint before a jump has a negative lowest eigenvalue of ∇²E *and* all of them lie
     below every mid-plateau control (the two groups separate); disagrees when they overlap
-    (negative curvature is not specific to the jumps) or none is negative. Fewer than two of
-    either group: not measurable."""
+    (negative curvature is not specific to the jumps) or none is negative. Only checkpoints
+    whose stationarity residual is at most ``residual_tol`` count (residuals None: all).
+    Fewer than two of either group: not measurable."""
     b, c = np.asarray(before, float), np.asarray(controls, float)
+    betas_b = np.asarray(betas_before, float)
+    total = (b.size, c.size)
+    keep_b, keep_c = np.ones(b.size, bool), np.ones(c.size, bool)
+    res_b = res_c = None
+    if residual_tol is not None and before_residual is not None:
+        res_b = np.asarray(before_residual, float)
+        keep_b = res_b <= residual_tol
+    if residual_tol is not None and control_residual is not None:
+        res_c = np.asarray(control_residual, float)
+        keep_c = res_c <= residual_tol
+    gate = (_minima_text(int(keep_b.sum()), total[0], "checkpoints", res_b, residual_tol)
+            + _minima_text(int(keep_c.sum()), total[1], "controls", res_c, residual_tol))
+    b, c = b[keep_b], c[keep_c]
+    if betas_b.size == keep_b.size:
+        betas_b = betas_b[keep_b]
     numbers = {"eig_min_before_jumps": b.tolist(), "eig_min_controls": c.tolist(),
                "eig_median_gap": float(np.median(c) - np.median(b)) if b.size and c.size
                else float("nan"),
-               "n_concave": int(np.sum(b < -np.asarray(betas_before, float)))
-               if len(betas_before) == b.size else -1}
+               "n_concave": int(np.sum(b < -betas_b)) if betas_b.size == b.size else -1}
     companion = ("lowest eigenvalue of ∇²E before the jumps: "
                  + (", ".join(f"{v:.3g}" for v in b) or "–") + "; mid-plateau controls: "
-                 + (", ".join(f"{v:.3g}" for v in c) or "–"))
+                 + (", ".join(f"{v:.3g}" for v in c) or "–") + gate)
     key = "pathfinder.negative_eigenvalues"
     claim = "negative Hessian eigenvalues at the transition checkpoints, not elsewhere"
     paper = "negative eigenvalues near transition checkpoints [repo]"
     if b.size < 2 or c.size < 2:
+        gated = b.size < total[0] or c.size < total[1]
         return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       NOT_MINIMA if gated and min(total) >= 2 else
                        "fewer than two jumps or controls to compare: a longer path "
                        "(reference profile) gives more", numbers)
     ok = bool(np.all(b < 0) and b.max() < c.min())
@@ -856,11 +900,20 @@ def eigenvalue_finding(before: Sequence[float], controls: Sequence[float],
 
 
 def saddle_finding(jumps: Sequence[Sequence[saddles.Mode]],
-                   controls: Sequence[Sequence[saddles.Mode]], overlap_min: float) -> Finding:
+                   controls: Sequence[Sequence[saddles.Mode]], overlap_min: float, *,
+                   jump_minima: Sequence[bool] | None = None,
+                   control_minima: Sequence[bool] | None = None) -> Finding:
     """A saddle of L is located at the jumps: the share of jump steps with a point where ∇²L
     has a negative eigenvalue whose eigenvector overlaps the step by ≥ ``overlap_min``, against
-    the same share on control steps. Agrees: ≥ half the jumps and under half the jumps' share
+    the same share on control steps. Only steps between two minima count (``jump_minima`` /
+    ``control_minima``: per step, both ends within the residual tolerance; None: all): a
+    saddle lies *between basins*. Agrees: ≥ half the jumps and under half the jumps' share
     among controls; disagrees: no jump, or controls at least as often; else undecided."""
+    scanned = (len(jumps), len(controls))
+    if jump_minima is not None:
+        jumps = [m for m, ok in zip(jumps, jump_minima, strict=True) if ok]
+    if control_minima is not None:
+        controls = [m for m, ok in zip(controls, control_minima, strict=True) if ok]
     hit = [any(m.shows_saddle(overlap_min) for m in modes) for modes in jumps]
     false = [any(m.shows_saddle(overlap_min) for m in modes) for modes in controls]
     rate = float(np.mean(hit)) if hit else float("nan")
@@ -868,13 +921,17 @@ def saddle_finding(jumps: Sequence[Sequence[saddles.Mode]],
     best = [max((m.overlap for m in modes if m.eig_loss < 0), default=0.0) for modes in jumps]
     numbers = {"saddle_jump_rate": rate, "saddle_control_rate": rate_c,
                "saddle_overlap_min": overlap_min, "saddle_best_overlap": best}
+    gated = len(jumps) < scanned[0] or len(controls) < scanned[1]
     companion = (f"saddle of L along the path at {sum(hit)} of {len(hit)} jumps, at "
-                 f"{sum(false)} of {len(false)} control steps (overlap ≥ {overlap_min})")
+                 f"{sum(false)} of {len(false)} control steps (overlap ≥ {overlap_min})"
+                 + (f"; steps between minima: {len(jumps)} of {scanned[0]} jumps, "
+                    f"{len(controls)} of {scanned[1]} controls" if gated else ""))
     key = "pathfinder.saddle_located"
     claim = "each jump of a path crosses a saddle of the loss"
     paper = "saddles between basins, crossed at the transitions [paper]"
     if not hit or not false:
         return Finding(key, claim, paper, companion, Verdict.NOT_MEASURABLE,
+                       NOT_MINIMA if gated and min(scanned) >= 1 else
                        "no jump or no control step was scanned: a longer path (reference "
                        "profile) gives both", numbers)
     if rate == 0 or rate_c >= rate:
@@ -896,6 +953,22 @@ def findings(t: Toy, link: Connection, tw: Towards, scans: Scans,
     named = "; ".join(f"β {s.beta[0]:.3g}→{s.beta[1]:.3g}: {s.kind}, lost {list(s.lost)}, "
                       f"gained {list(s.gained)}" for sw in tw.jumps for s in sw)
     before = scans.at_checkpoints("jumps")
+    residual = tw.path.obs.get("residual")
+    tol = settings.residual_tol
+
+    def residuals(steps: Sequence[int]) -> list[float] | None:
+        """The residual of the scanned member at the start of each step (NaN: not recorded)."""
+        if residual is None:
+            return None
+        return [float(residual[i, tw.deep]) for i in steps]
+
+    def between_minima(steps: Sequence[int]) -> list[bool] | None:
+        if residual is None:
+            return None
+        return [bool(residual[i, tw.deep] <= tol and residual[i + 1, tw.deep] <= tol)
+                for i in steps]
+
+    at_start = 0.0 in settings.saddle_positions
     return [
         toy_finding(t, settings.overlap_min),
         no_barrier_finding(link.path_barrier(), link.barrier("linear"), link.path_max_loss(),
@@ -906,10 +979,13 @@ def findings(t: Toy, link: Connection, tw: Towards, scans: Scans,
                         tw.settled()),
         switch_finding(kinds, named),
         eigenvalue_finding(before, scans.at_checkpoints("controls"),
-                           [float(tw.path.betas[i]) for i in scans.jumps]
-                           if 0.0 in settings.saddle_positions else ()),
+                           [float(tw.path.betas[i]) for i in scans.jumps] if at_start else (),
+                           before_residual=residuals(list(scans.jumps)) if at_start else None,
+                           control_residual=residuals(list(scans.controls)) if at_start
+                           else None, residual_tol=tol),
         saddle_finding(list(scans.jumps.values()), list(scans.controls.values()),
-                       settings.overlap_min),
+                       settings.overlap_min, jump_minima=between_minima(list(scans.jumps)),
+                       control_minima=between_minima(list(scans.controls))),
     ]
 
 

@@ -14,6 +14,7 @@ from l2lib.analysis.findings import Finding
 from l2lib.book import plots
 from l2lib.book.report import markdown_table
 from l2lib.experiments import pathfinder as ch5
+from l2lib.train.pathfinder import Path
 from l2lib.train.sweep import SweepResult
 
 COLORS = {"Pathfinder": "C0", "linear": "C3", "Bezier": "C2"}
@@ -194,6 +195,27 @@ def saddle_figure(scans: ch5.Scans, overlap_min: float) -> Figure:
     ax.set_xscale("log")
     plots.label(ax, "overlap |⟨u, d⟩| / ‖d‖ of the lowest mode with the step",
                 "lowest eigenvalue of ∇²L", "saddles of L along the path", legend=True)
+    return fig
+
+
+def path_residuals(path: Path, tol: float, member: int | None = None) -> Figure:
+    """The stationarity residual ‖∇E + β(θ − θ_ref)‖ / ‖β(θ − θ_ref)‖ along a path, one line
+    per member (log scale; 0 at a minimum of L_β), with the tolerance ``tol`` below which a
+    point counts as a minimum; ``member`` (the scanned one) drawn bold. A path stored without
+    the residual draws an empty panel saying so."""
+    fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
+    if "residual" not in path.obs:
+        ax.text(0.5, 0.5, "no stationarity residual recorded on this path", ha="center",
+                va="center", transform=ax.transAxes)
+        return fig
+    residual = path.obs["residual"]
+    for k in range(residual.shape[1]):
+        ok = np.isfinite(residual[:, k])
+        ax.semilogy(path.betas[ok], residual[ok, k], lw=2 if k == member else 0.8,
+                    label=f"path {k}" + (" (scanned)" if k == member else ""))
+    ax.axhline(tol, color="k", ls=":", lw=0.9, label="tolerance")
+    plots.label(ax, "β", "‖∇L_β‖ / ‖β(θ − θ_ref)‖",
+                "how far each path point is from a minimum of L_β", legend=True)
     return fig
 
 
