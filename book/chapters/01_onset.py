@@ -39,6 +39,7 @@ results_dir = "../../results"  # summaries and the resumable result store
 reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 
 # %%
+import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from l2lib.book import reference, report
@@ -206,3 +207,31 @@ display(Markdown(figures.findings_table(findings)))
 # %%
 ref = reference.load_reference_run(reference_dir, "01_onset")
 display(Markdown(reference.reference_markdown(ref, profile)))
+
+# %% [markdown]
+# The reference sweeps, drawn from the committed observables and analysed by the same functions
+# as the run above (the one-mode teacher's linear nets, then the MLPs), with their minimum
+# checks:
+
+# %%
+if ref is not None and profile != "reference":
+    ref_settings = onset.settings(ref.provenance["profile"])
+    ref_teacher = onset.make_teacher(ref_settings, (1.0,), ref.summary["provenance"]["seed"])
+    ref_linear = {d: ref.hysteresis(f"linear-D{d}", lambda c: c["key"]["data"]["modes"] == [1.0])
+                  for d in ref_settings.depths}
+    ref_analyses = {d: onset.analyse_linear(h, ref_teacher, d, ref_settings)
+                    for d, h in ref_linear.items()}
+    fig = figures.linear_sweeps(ref_linear, ref_analyses, ref_teacher)
+    plt.show()
+    display(Markdown(report.markdown_table(onset.linear_table(ref_analyses))))
+    ref_mlps = {k: ref.hysteresis(f"{dataset}-mlp-{k}h") for k in (1, 2)}
+    ref_mlp_analyses = {k: onset.analyse_mlp(h, k, ref_settings) for k, h in ref_mlps.items()}
+    fig = figures.mlp_sweeps(ref_mlps, ref_mlp_analyses)
+    plt.show()
+    display(Markdown(report.markdown_table(onset.mlp_table(ref_mlp_analyses))))
+    fig = figures.minimum_checks({f"D = {d}": h for d, h in ref_linear.items()},
+                                 ref_settings.residual_rtol, ref_settings.saddle_tol)
+    plt.show()
+    fig = figures.minimum_checks({f"MLP, {k} hidden": h for k, h in ref_mlps.items()},
+                                 ref_settings.residual_rtol, ref_settings.mlp_saddle_tol)
+    plt.show()

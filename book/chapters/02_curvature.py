@@ -54,6 +54,7 @@ results_dir = "../../results"  # summaries and the resumable result store
 reference_dir = "../../results-reference"  # committed reference runs (None: none shown)
 
 # %%
+import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from l2lib.analysis import theory
@@ -178,3 +179,35 @@ display(Markdown(findings_table(findings)))
 # %%
 ref = reference.load_reference_run(reference_dir, "02_curvature")
 display(Markdown(reference.reference_markdown(ref, profile)))
+
+# %% [markdown]
+# The reference sweeps, drawn from the committed observables and analysed by the same functions
+# as the run above:
+
+# %%
+if ref is not None and profile != "reference":
+    ref_settings = curvature.settings(ref.provenance["profile"])
+    ref_teacher = onset.make_teacher(ref_settings.onset, (1.0,), ref.summary["provenance"]["seed"])
+
+    def one_mode(config):  # the one-mode teacher's sweeps, not the multi-mode one's
+        return config["key"]["data"]["modes"] == [1.0]
+
+    ref_linear = {d: ref.sweep(f"curvature-linear-D{d}", one_mode)
+                  for d in ref_settings.linear_depths}
+    ref_curves = curvature.linear_curves(ref_linear, ref_settings)
+    fig = figures.sweeps(ref_linear, ref_curves, curvature.targets(ref_curves, ref_teacher.m),
+                         "end-to-end norm r", ref_settings)
+    plt.show()
+    ref_modes = ref.sweep("curvature-linear-D1", lambda config: not one_mode(config))
+    fig = figures.modes(ref_modes, curvature.linear_curves({1: ref_modes}, ref_settings)[1],
+                        [theory.critical_lambda(s, 1.0, 1) for s in ref_settings.onset.modes],
+                        ref_settings)
+    plt.show()
+    ref_mlps = {k: ref.sweep(f"curvature-{dataset}-{k}h") for k in (1, 2)}
+    ref_mlp_curves = curvature.mlp_curves(ref_mlps, ref_settings)
+    fig = figures.sweeps(ref_mlps, ref_mlp_curves, curvature.targets(ref_mlp_curves),
+                         "weight norm ‖θ‖", ref_settings, title="{} hidden layer(s)")
+    plt.show()
+    fig = figures.minimum_checks({"D = 1": ref_linear[1], "modes": ref_modes} | {
+        f"MLP {k} hidden": r for k, r in ref_mlps.items()}, ref_settings.onset.residual_rtol)
+    plt.show()
