@@ -100,13 +100,25 @@ def _provenance(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "provenance.json").read_text())
 
 
-def _exported_config(folder: Path, name: str) -> dict[str, Any]:
-    """The recorded store configuration of the exported store named ``name`` (first match)."""
-    for stem, path in reference_stores(folder.parent, folder.name).items():
-        if store_name(stem) == name:
-            sidecar = json.loads(path.with_suffix(".json").read_text())
-            return sidecar["metadata"]["config"]
-    raise ValueError(f"{folder}: no exported store named {name!r}")
+def _recorded(folder: Path, name: str,
+              where: Callable[[Mapping[str, Any]], bool] = lambda config: True
+              ) -> dict[str, Any]:
+    """The recorded configuration of the one exported store named ``name`` for which
+    ``where(config)`` holds (several stores may share a name, e.g. chapter 1's ``linear-D1-up``
+    on two teachers)."""
+    matches = [config for stem, path in reference_stores(folder.parent, folder.name).items()
+               if store_name(stem) == name and where(
+                   config := json.loads(path.with_suffix(".json").read_text())
+                   ["metadata"]["config"])]
+    if len(matches) != 1:
+        raise ValueError(f"{folder}: {len(matches)} exported stores named {name!r} of that "
+                         "kind (one expected)")
+    return matches[0]
+
+
+def _single_teacher(config: Mapping[str, Any]) -> bool:
+    """A linear sweep on chapter 1's one-mode teacher (not the staircase's)."""
+    return config["key"]["data"]["modes"] == [1.0]
 
 
 def _same_settings(recorded: Any, settings: Any, name: str, ignore: tuple[str, ...]) -> None:
@@ -151,7 +163,7 @@ def regimes_slice(folder: Path) -> dict[str, SweepResult]:
 
     profile = _provenance(folder)["profile"]
     settings = regimes.settings(profile)
-    config = _exported_config(folder, "regimes-mnist-10k-up")
+    config = _recorded(folder, "regimes-mnist-10k-up")
     shortened = ("beta_max", "sweep_down", "hessian_every", "n_curvature")
     _same_settings(config["settings"], settings, "regimes-mnist-10k-up", shortened)
     cut = replace(settings, beta_max=3 * settings.beta_step, sweep_down=False, hessian_every=0,
@@ -173,7 +185,7 @@ def vae_slice(folder: Path) -> dict[str, SweepResult]:
     config = None
     for stem in reference_stores(folder.parent, folder.name):
         if store_name(stem).endswith("-up"):
-            config = _exported_config(folder, store_name(stem))
+            config = _recorded(folder, store_name(stem))
             name = store_name(stem)
             break
     if config is None:
@@ -203,7 +215,7 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
     if not names:
         raise ValueError(f"{folder}: no parity scan exported")
     name = names[0]
-    config = _exported_config(folder, name)
+    config = _recorded(folder, name)
     depth, width = int(config["depth"]), int(config["width"])
     _same_settings(config["settings"], settings.parity, name, ())
     # the grid without bisection: its first batch is the reference's first batch (the whole
@@ -217,27 +229,6 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
                             int(config["seeds"][0]), store_root=tmp)
         store = next(Path(tmp).glob(f"{name}-*"))
         return {name: _points(store, 1)}
-
-
-def _recorded(folder: Path, name: str,
-              where: Callable[[Mapping[str, Any]], bool] = lambda config: True
-              ) -> dict[str, Any]:
-    """The recorded configuration of the one exported store named ``name`` for which
-    ``where(config)`` holds (several stores may share a name, e.g. chapter 1's ``linear-D1-up``
-    on two teachers)."""
-    matches = [config for stem, path in reference_stores(folder.parent, folder.name).items()
-               if store_name(stem) == name and where(
-                   config := json.loads(path.with_suffix(".json").read_text())
-                   ["metadata"]["config"])]
-    if len(matches) != 1:
-        raise ValueError(f"{folder}: {len(matches)} exported stores named {name!r} of that "
-                         "kind (one expected)")
-    return matches[0]
-
-
-def _single_teacher(config: Mapping[str, Any]) -> bool:
-    """A linear sweep on chapter 1's one-mode teacher (not the staircase's)."""
-    return config["key"]["data"]["modes"] == [1.0]
 
 
 def _check_sweep(recorded: Mapping[str, Any], name: str, **expected: Any) -> None:
