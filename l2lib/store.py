@@ -410,7 +410,8 @@ def open_store(
     ``modules`` as in :class:`SweepStore` (default: the callers' modules)."""
     if root is None:
         return None
-    return SweepStore(root, name, config, calling_modules(2) if modules is None else modules)
+    return SweepStore(root, name, config,
+                      computing_modules(calling_modules(2)) if modules is None else modules)
 
 
 # ------------------------------------------------------------------------------- CSV export

@@ -161,9 +161,12 @@ def test_code_hash_ignores_docstrings_comments_and_layout_not_code():
     assert code_hash(b"def (") == raw_hash(b"def (")  # unparsable: the bytes
 
 
-def test_a_sweep_reused_by_another_chapter_keeps_its_key(tmp_path):
+@pytest.mark.parametrize("opener", ["SweepStore", "open_store"])
+def test_a_sweep_reused_by_another_chapter_keeps_its_key(tmp_path, opener):
     """Chapter 5 calls chapter 3's sweep: the store it opens must be chapter 3's (same key), not
-    a second copy keyed by chapter 5's modules too."""
+    a second copy keyed by chapter 5's modules too — whichever way the experiment opens it (the
+    chapters use ``open_store``, which once passed the whole call stack on and so recomputed
+    chapter 3's sweep inside chapter 5)."""
     from l2lib.store import computing_modules
 
     stack = ["l2lib.train.sweep", "l2lib.experiments.regimes", "l2lib.experiments.pathfinder",
@@ -173,8 +176,8 @@ def test_a_sweep_reused_by_another_chapter_keeps_its_key(tmp_path):
         "l2lib.train.sweep", "l2lib.book.batch"]  # no experiment: the whole stack counts
 
     def open_from(module_name):
-        code = ("from l2lib.store import SweepStore\n"
-                "def inner(root):\n    return SweepStore(root, 's', {'a': 1})\n")
+        code = (f"from l2lib.store import {opener}\n"
+                f"def inner(root):\n    return {opener}(root, 's', {{'a': 1}})\n")
         inner_ns = {"__name__": "l2lib.experiments.regimes"}
         exec(compile(code, "regimes", "exec"), inner_ns)
         outer_ns = {"__name__": module_name, "inner": inner_ns["inner"]}
