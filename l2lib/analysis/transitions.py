@@ -8,10 +8,12 @@ from the last point of the ordered phase (φ more than 5 % of its range above mi
   range of φ, however fine the grid, and is much larger than the step before it. We call it
   first order when it carries at least ``jump_fraction`` of the range *and* is at least
   ``contrast`` times the previous step.
-* **Second order**: φ reaches its trivial value continuously *with a kink*: beyond the onset φ is
-  flat (its slope over the ``window`` points past the onset is at most ``kink`` × the slope over
-  the last ``window`` ordered points). The critical point is where a straight line fitted to the
-  ordered side reaches the trivial value (exact for one-hidden-layer linear nets).
+* **Second order**: φ reaches its trivial value continuously *with a kink*: beyond the kink φ is
+  flat (its slope over the ``window`` points past the kink is at most ``kink`` × the slope over
+  the ``window`` points before it). On a fine grid a straight approach crosses the 5 % level
+  several points before its kink, so the kink is sought from the onset forward while φ keeps its
+  ordered slope (:func:`tail_slope_ratio`). The critical point is where a straight line fitted
+  to the ordered side reaches the trivial value (exact for one-hidden-layer linear nets).
 * **None**: φ keeps decaying past the onset with a slope comparable to the one before it (at
   least ``smooth`` × that slope): a smooth decay without a transition on this grid. A smooth
   decay passes a straight-line fit as easily as a kink does; the flat trivial side is what tells
