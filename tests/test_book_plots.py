@@ -58,3 +58,20 @@ def test_stationarity_figure_draws_each_seed_and_says_when_nothing_was_recorded(
     assert len(lines) == 2 and len(lines[0].get_xdata()) == 4  # β = 0 (inf) left out
     empty = stationarity(SweepResult(lams, {"norm": residual}, "up"))
     assert "no stationarity residual" in empty.axes[0].texts[0].get_text()
+
+
+def test_path_residuals_draw_each_path_and_mark_the_scanned_one():
+    import numpy as np
+
+    from l2lib.book.figures.pathfinder import path_residuals
+    from l2lib.train.pathfinder import Path
+
+    residual = np.array([[np.inf, np.inf], [2.0, 3.0], [1.0, 0.04], [0.5, 0.02]])
+    path = Path(betas=np.linspace(0, 1e-5, 4), obs={"residual": residual}, start={},
+                reference={}, checkpoints=[], steps_per_epoch=1, batch_size=1)
+    lines = {ln.get_label(): ln for ln in path_residuals(path, 0.05, member=1).axes[0].get_lines()}
+    assert set(lines) == {"path 0", "path 1 (scanned)", "tolerance"}
+    assert len(lines["path 0"].get_xdata()) == 3  # β = 0 (inf) left out
+    assert lines["path 1 (scanned)"].get_linewidth() > lines["path 0"].get_linewidth()
+    path.obs.pop("residual")
+    assert "no stationarity residual" in path_residuals(path, 0.05).axes[0].texts[0].get_text()

@@ -103,3 +103,20 @@ def label(ax: Axes, xlabel: str, ylabel: str, title: str | None = None,
         ax.set_title(title)
     if legend and ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
+
+
+def residual_lines(ax: Axes, xs: np.ndarray, residual: np.ndarray | None, what: str,
+                   names: str, bold: int | None = None) -> bool:
+    """One line per member of a stationarity residual (shape (n_points, members)) against
+    ``xs`` on a log axis, named ``names.format(k)``, member ``bold`` drawn bold (its name marked
+    "(scanned)"); NaN and inf points left out. ``residual`` None (not recorded): the panel says
+    so for ``what`` ("this sweep", "this path") and False is returned."""
+    if residual is None:
+        ax.text(0.5, 0.5, f"no stationarity residual recorded in {what}", ha="center",
+                va="center", transform=ax.transAxes)
+        return False
+    for k in range(residual.shape[1]):
+        ok = np.isfinite(residual[:, k])
+        ax.semilogy(xs[ok], residual[ok, k], lw=2 if k == bold else 0.8,
+                    label=names.format(k) + (" (scanned)" if k == bold else ""))
+    return True

@@ -204,15 +204,9 @@ def path_residuals(path: Path, tol: float, member: int | None = None) -> Figure:
     point counts as a minimum; ``member`` (the scanned one) drawn bold. A path stored without
     the residual draws an empty panel saying so."""
     fig, ax = plt.subplots(figsize=(7, 2.6), layout="constrained")
-    if "residual" not in path.obs:
-        ax.text(0.5, 0.5, "no stationarity residual recorded on this path", ha="center",
-                va="center", transform=ax.transAxes)
+    if not plots.residual_lines(ax, path.betas, path.obs.get("residual"), "this path",
+                                "path {}", bold=member):
         return fig
-    residual = path.obs["residual"]
-    for k in range(residual.shape[1]):
-        ok = np.isfinite(residual[:, k])
-        ax.semilogy(path.betas[ok], residual[ok, k], lw=2 if k == member else 0.8,
-                    label=f"path {k}" + (" (scanned)" if k == member else ""))
     ax.axhline(tol, color="k", ls=":", lw=0.9, label="tolerance")
     plots.label(ax, "β", "‖∇L_β‖ / ‖β(θ − θ_ref)‖",
                 "how far each path point is from a minimum of L_β", legend=True)

@@ -127,14 +127,8 @@ def stationarity(up: SweepResult, h: Hierarchy | None = None) -> Figure:
     recorded draw an empty panel saying so."""
     up = up.ascending()
     fig, ax = plt.subplots(figsize=(7, 2.6))
-    if "residual" not in up.obs:
-        ax.text(0.5, 0.5, "no stationarity residual recorded in this sweep", ha="center",
-                va="center", transform=ax.transAxes)
+    if not plots.residual_lines(ax, up.lams, up.obs.get("residual"), "this sweep", "seed {}"):
         return fig
-    residual = up.obs["residual"]
-    for seed in range(residual.shape[1]):
-        ok = np.isfinite(residual[:, seed])
-        ax.semilogy(up.lams[ok], residual[ok, seed], lw=0.8, label=f"seed {seed}")
     if h is not None:
         _transitions(ax, h, None)
     ax.axhline(1.0, color="0.5", lw=0.6, ls="--")
