@@ -90,3 +90,40 @@ def test_labels_replace_the_authors_rule_and_merged_swaps_runs():
     assert list(merged.n_delta) == [0, 0, 50] and merged.labels is None
     with pytest.raises(ValueError, match="same runs"):
         scan.merged([0], other)
+
+
+def test_stored_convergence_replays_the_l_bfgs_results_and_equals_converged(tmp_path,
+                                                                          monkeypatch):
+    settings = S.ScanSettings(ratios=(0.5, 3.0), n_seeds=1, rounds=0,
+                              config=J.HingeConfig(lr=1e-2, decay_every=200, max_steps=300))
+    raw = S.scan(lambda s, p: D.random_data(p, 6, s), 6, 6, 2, settings, name="c",
+                 progress=False)
+    assert (raw.n_delta > 0).any()
+    fresh, checks = T.classify(raw, converge_iter=150, store_root=tmp_path)
+    plain, _ = T.classify(raw, converge_iter=150)  # nothing stored: the same results
+    np.testing.assert_array_equal(fresh.theta, plain.theta)
+    runs = [i for i in range(len(raw.p)) if raw.n_delta[i] > 0]
+    direct = S.converged(raw, runs, max_iter=150)
+    np.testing.assert_array_equal(fresh.theta, direct.theta)
+    np.testing.assert_array_equal(fresh.steps, direct.steps)
+    assert (fresh.steps[runs] > raw.steps[runs]).all()  # L-BFGS iterations were added
+    # a stored point that holds another run is an error, not a silent mix-up
+    S.StoredConvergence(raw, 20, store_root=tmp_path / "mixed")(raw, runs[0])
+    with pytest.raises(ValueError, match="delete that folder"):
+        S.StoredConvergence(raw, 20, store_root=tmp_path / "mixed")(raw, runs[0] + 1)
+
+    def no_lbfgs(*args, **kwargs):
+        raise AssertionError("replaying must not run L-BFGS")
+
+    monkeypatch.setattr(S, "converge", no_lbfgs)
+    again, checks_again = T.classify(raw, converge_iter=150, store_root=tmp_path)
+    np.testing.assert_array_equal(again.theta, fresh.theta)
+    np.testing.assert_array_equal(again.n_delta, fresh.n_delta)
+    for a, b in zip(again.deltas, fresh.deltas, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [c and c.status for c in checks_again] == [c and c.status for c in checks]
+    # another budget is another store: recomputed (here: refused by the patched L-BFGS)
+    with pytest.raises(AssertionError, match="must not run"):
+        T.classify(raw, converge_iter=151, store_root=tmp_path)
+    with pytest.raises(ValueError, match="max_iter"):
+        S.StoredConvergence(raw, 0)

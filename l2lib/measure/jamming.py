@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ from torch import Tensor
 
 from l2lib.models.flat import FlatLayout
 from l2lib.train.hinge import EPSILON, hinge_loss
-from l2lib.train.scan import JAMMED, NOT_CHECKED, NOT_CONVERGED, SAT, Scan, converged
+from l2lib.train.scan import (
+    JAMMED,
+    NOT_CHECKED,
+    NOT_CONVERGED,
+    SAT,
+    Scan,
+    StoredConvergence,
+)
 
 # torch.func's forward-mode rules go through a deprecated torch.jit.script call
 warnings.filterwarnings("ignore", message=r"`torch.jit.script` is deprecated",
@@ -497,25 +505,30 @@ def check_run(theta: Tensor, sizes: Sequence[int], x: Tensor, y: Tensor, n: int,
 
 
 def classify(scan: Scan, rule: JamRule = JamRule(), reach: float | None = None,
-             converge_iter: int = 0) -> tuple[Scan, list[RunCheck | None]]:
+             converge_iter: int = 0, *, device: str | torch.device = "cpu",
+             store_root: str | os.PathLike | None = None
+             ) -> tuple[Scan, list[RunCheck | None]]:
     """Classify the runs of ``scan`` by :func:`check_run`: the scan labelled with the statuses
     (its ``jammed``/``sat_side``/``excluded`` then follow them) and the checks, in run order.
 
     ``converge_iter`` > 0: every run not yet SAT is first minimised on by L-BFGS
-    (:func:`~l2lib.train.scan.converged`, at most that many iterations) and the returned scan
-    holds the converged states. ``reach``: runs are visited per seed in increasing P; after the
-    first jammed one, only those up to (1 + reach) × its P are converged and checked, the rest
-    labelled "not checked" (check None) and, like "not converged", left out. None: all runs.
+    (:class:`~l2lib.train.scan.StoredConvergence`, at most that many iterations; stored under
+    ``store_root`` when given) and the returned scan holds the converged states. ``reach``:
+    runs are visited per seed in increasing P; after the first jammed one, only those up to
+    (1 + reach) × its P are converged and checked, the rest labelled "not checked" (check None)
+    and, like "not converged", left out. None: all runs.
     """
     checks: list[RunCheck | None] = [None] * len(scan.p)
+    converge = (StoredConvergence(scan, converge_iter, device=device, store_root=store_root)
+                if converge_iter else None)
     for s in np.unique(scan.seed):
         first = None
         for i in sorted(np.flatnonzero(scan.seed == s), key=lambda j: scan.p[j]):
             i = int(i)
             if reach is not None and first is not None and scan.p[i] > (1 + reach) * first:
                 break
-            if converge_iter and scan.n_delta[i] > 0:
-                scan = converged(scan, [i], max_iter=converge_iter)
+            if converge is not None and scan.n_delta[i] > 0:
+                scan = converge(scan, i)
             checks[i] = check_run(torch.as_tensor(scan.theta[i]), scan.sizes, *scan.data(i),
                                   scan.n, rule)
             if first is None and checks[i].status == JAMMED:

@@ -361,20 +361,71 @@ def converged(scan: Scan, runs: Sequence[int], *, max_iter: int = 2000,
     """A copy of ``scan`` in which ``runs`` were minimised on to a minimum by
     :func:`l2lib.train.hinge.converge` (L-BFGS) from their final weights; their ``steps`` gain
     the iterations made. A run that reaches N_Δ = 0 there was not jammed, only slow."""
+    for i in sorted({int(r) for r in runs}):
+        scan = _with_converged(scan, _converge_run(scan, i, max_iter, device))
+    return scan
+
+
+class StoredConvergence:
+    """:func:`converged` for one scan, one run at a time, each result stored as one point of
+    the store ``<scan name>-converged`` (keyed by the scan's final weights and ``max_iter``), in
+    the order the runs are asked for: a rebuild replays the L-BFGS results instead of
+    recomputing them, and an interrupted classification resumes after the last stored run.
+    ``store_root`` None stores nothing."""
+
+    def __init__(self, scan: Scan, max_iter: int, *, device: str | torch.device = "cpu",
+                 store_root: str | os.PathLike | None = None) -> None:
+        if max_iter < 1:
+            raise ValueError(f"max_iter must be ≥ 1 L-BFGS iteration, got {max_iter}")
+        digest = hashlib.sha256(np.ascontiguousarray(scan.theta).tobytes()).hexdigest()[:16]
+        self.max_iter, self.device, self.asked = max_iter, device, 0
+        self.store = open_store(store_root, f"{scan.name}-converged",
+                                {"start": digest, "max_iter": max_iter})
+        self.done = 0 if self.store is None else self.store.finished()
+
+    def __call__(self, scan: Scan, run: int) -> Scan:
+        """``scan`` with run ``run`` minimised on (stored, or replayed from the store)."""
+        index, self.asked = self.asked, self.asked + 1
+        if index < self.done:
+            obs = self.store.load(index)["obs"]
+            if int(obs["run"]) != run:
+                raise ValueError(f"stored point {index} of {self.store.path} holds run "
+                                 f"{int(obs['run'])}, not {run}; delete that folder to "
+                                 "recompute")
+        else:
+            obs = _converge_run(scan, run, self.max_iter, self.device)
+            if self.store is not None:
+                self.store.save(index, float(scan.p[run]), obs)
+        return _with_converged(scan, obs)
+
+
+def _converge_run(scan: Scan, i: int, max_iter: int, device: str | torch.device
+                  ) -> dict[str, np.ndarray]:
+    """Run ``i`` of ``scan`` minimised on by L-BFGS: its new outcome as arrays (``iterations``:
+    the L-BFGS iterations made; ``deltas``: Δ over its P data)."""
+    x, y = (t.to(device) for t in scan.data(i))
+    out = converge(torch.as_tensor(scan.theta[i], device=device, dtype=x.dtype), scan.sizes, x,
+                   y, max_iter=max_iter)
+    model = jamming_net(scan.d, scan.width, scan.depth, [0], dtype=x.dtype, device=device)
+    set_flat_parameters(model, out.theta[None])
+    with torch.no_grad():
+        delta = margins(model(x), y)[0]
+        dead = int((dead_points(model, x)[0] & (delta > 0)).sum())
+    return {"run": np.array(i), "p": np.array(int(scan.p[i])),
+            "seed": np.array(int(scan.seed[i])), "n_delta": np.array(out.n_delta),
+            "loss": np.array(out.loss), "iterations": np.array(out.iterations),
+            "dead": np.array(dead), "deltas": delta.cpu().numpy(),
+            "theta": out.theta.cpu().numpy()}
+
+
+def _with_converged(scan: Scan, obs: Mapping[str, np.ndarray]) -> Scan:
+    """A copy of ``scan`` with run ``obs["run"]``'s outcome replaced by ``obs``."""
+    i = int(obs["run"])
     theta, n_delta, loss = scan.theta.copy(), scan.n_delta.copy(), scan.loss.copy()
     steps, dead, deltas = scan.steps.copy(), scan.dead.copy(), list(scan.deltas)
-    for i in sorted({int(r) for r in runs}):
-        x, y = (t.to(device) for t in scan.data(i))
-        out = converge(torch.as_tensor(theta[i], device=device, dtype=x.dtype), scan.sizes, x,
-                       y, max_iter=max_iter)
-        model = jamming_net(scan.d, scan.width, scan.depth, [0], dtype=x.dtype, device=device)
-        set_flat_parameters(model, out.theta[None])
-        with torch.no_grad():
-            delta = margins(model(x), y)[0]
-            dead[i] = int((dead_points(model, x)[0] & (delta > 0)).sum())
-        theta[i] = out.theta.cpu().numpy()
-        n_delta[i], loss[i], steps[i] = out.n_delta, out.loss, steps[i] + out.iterations
-        deltas[i] = delta.cpu().numpy()
+    theta[i], n_delta[i], loss[i] = obs["theta"], int(obs["n_delta"]), float(obs["loss"])
+    steps[i], dead[i] = steps[i] + int(obs["iterations"]), int(obs["dead"])
+    deltas[i] = np.asarray(obs["deltas"])
     return replace(scan, theta=theta, n_delta=n_delta, loss=loss, steps=steps, dead=dead,
                    deltas=deltas, labels=None)
 
