@@ -189,3 +189,27 @@ def test_two_hidden_layer_mlp_sweeps_converge_to_minima():
     raw = onset.mlp_hysteresis(data, 2, onset.settings("smoke", mlp_polish_iters=0, **tiny))
     raw_check = onset.minimum_check_of(raw, s, mlp=True)
     assert not (raw_check.converged_up.all() and raw_check.converged_down.all())
+
+
+def test_second_order_lam_c_comes_from_the_approach_to_zero_not_the_fast_initial_decay(
+        monkeypatch):
+    # an MLP-like norm: a fast relaxation at small λ on top of a linear approach to zero at λ_c
+    # (the shape of chapter 1's one-hidden-layer MLP: ‖θ‖ ≈ 5.5 → 0 with a relaxation of ≈ 2.5)
+    lam_c, lams = 0.64, np.linspace(0.0, 1.0, 41)
+    phi = np.where(lams < lam_c, 5 * (lam_c - lams)
+                   + 2.5 * (np.exp(-lams / 0.1) - np.exp(-lam_c / 0.1)), 0.0)
+    ok = np.ones(lams.size, dtype=bool)
+    found = onset.classify_converged(lams, phi, ok)
+    assert found.order == "second" and abs(found.lam_c - lam_c) < lams[1] - lams[0]
+    assert "approach to zero" in found.method
+    # negative control: the line through 20–80 % of the range lands several steps early
+    whole = transitions.classify_transition(lams, phi)
+    assert whole.order == "second" and lam_c - whole.lam_c > 3 * (lams[1] - lams[0])
+    # a linear order parameter (D = 1) gives the same λ_c either way
+    straight = theory.order_parameter(lams * 4, 1.0, 1.0, 1)
+    assert onset.classify_converged(lams * 4, straight, ok).lam_c == pytest.approx(
+        transitions.classify_transition(lams * 4, straight).lam_c, rel=1e-9)
+    # fewer than 2 grid points on the approach: unresolved, with the reason
+    monkeypatch.setattr(onset, "APPROACH", (0.30, 0.31))
+    gap = onset.classify_converged(lams, phi, ok)
+    assert gap.order == "unresolved" and np.isnan(gap.lam_c) and "refine the λ grid" in gap.method

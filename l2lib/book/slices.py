@@ -211,7 +211,7 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
     profile = _provenance(folder)["profile"]
     settings = jamming.settings(profile)
     names = [store_name(s) for s in reference_stores(folder.parent, folder.name)
-             if "random" not in s and not store_name(s).endswith("-polish")]
+             if "random" not in s and not store_name(s).endswith(("-polish", "-converged"))]
     if not names:
         raise ValueError(f"{folder}: no parity scan exported")
     name = names[0]

@@ -239,13 +239,33 @@ class LinearAnalysis:
         return self.loop.width
 
 
+APPROACH = (0.05, 0.5)
+"""The part of a second-order transition's ordered branch whose straight line locates λ_c
+(fractions of φ's range above its trivial value): the lower half of the decline, where φ
+approaches zero. Above it lies the MLPs' fast relaxation at small λ (‖θ‖ falls steeply, then
+about linearly): a line through 20–80 % of the range (the classifier's default) reaches zero
+well before ‖θ‖ does (λ ≈ 0.54 where the one-hidden-layer MLP's ‖θ‖ vanishes at ≈ 0.64). For
+D = 1 linear nets φ is linear, and both give the same λ_c."""
+
+
 def classify_converged(lams: np.ndarray, phi: np.ndarray, ok: np.ndarray
                        ) -> transitions.Transition:
-    """:func:`l2lib.analysis.transitions.classify_transition` on the converged points only."""
+    """:func:`l2lib.analysis.transitions.classify_transition` on the converged points only; a
+    second-order λ_c is the zero of the straight line through the :data:`APPROACH` part of the
+    branch ("unresolved" if fewer than 2 converged points lie there)."""
     if ok.sum() < 4:
         return transitions.Transition("unresolved", float("nan"), 0, 0.0,
                                       f"only {int(ok.sum())} converged points")
-    return transitions.classify_transition(lams[ok], phi[ok])
+    found = transitions.classify_transition(lams[ok], phi[ok])
+    if found.order != "second":
+        return found
+    lo, hi = APPROACH
+    try:
+        lam_c = transitions.extrapolated_zero(lams[ok], phi[ok], APPROACH)
+    except ValueError as err:
+        return replace(found, order="unresolved", lam_c=float("nan"), method=str(err))
+    return replace(found, lam_c=lam_c, method=f"linear extrapolation of φ's approach to zero "
+                   f"({lo:.0%}–{hi:.0%} of its range)")
 
 
 def analyse_linear(result: Hysteresis, data: TeacherData, depth: int,
