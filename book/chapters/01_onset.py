@@ -82,7 +82,9 @@ fig = figures.reduced_loss()
 # every point is **polished** by full-batch L-BFGS (`l2lib.train.polish`), so that it is a
 # stationary point of the regularised loss $L_\lambda$ (checked below).
 #
-# How λ_c is measured: for a continuous transition, by extrapolating the order parameter to zero;
+# How λ_c is measured: for a continuous transition, by extrapolating the order parameter's
+# approach to zero (a line through the lower half of its decline: the MLPs' ‖θ‖ first relaxes
+# steeply at small λ, and a line through that part reaches zero too early);
 # for a first-order one, by the crossing of the regularised losses of the two branches (the
 # learning branch from the upward sweep, the trivial branch from the downward sweep) — the jump
 # of a warm sweep itself happens later, at the end of metastability. The order is a **jump**

@@ -264,8 +264,8 @@ def classify_converged(lams: np.ndarray, phi: np.ndarray, ok: np.ndarray
         lam_c = transitions.extrapolated_zero(lams[ok], phi[ok], APPROACH)
     except ValueError as err:
         return replace(found, order="unresolved", lam_c=float("nan"), method=str(err))
-    return replace(found, lam_c=lam_c, method=f"linear extrapolation of φ's approach to zero "
-                   f"({lo:.0%}–{hi:.0%} of its range)")
+    return replace(found, lam_c=lam_c, method=f"linear extrapolation of φ's approach to zero, "
+                   f"{lo:.0%}–{hi:.0%} of its range")
 
 
 def analyse_linear(result: Hysteresis, data: TeacherData, depth: int,
