@@ -12,7 +12,8 @@ nothing about whether the data can be fitted, and locating P* ignores it. Per se
 mean over seeds, with a standard error from the seeds' spread and their brackets' widths. N*(P)
 is the same line read the other way.
 
-Once the scan is done, :func:`converged` minimises runs on by L-BFGS and
+Once the scan is done, :func:`converged` (or :class:`StoredConvergence`, which stores each
+result) minimises runs on by L-BFGS and
 :func:`l2lib.measure.jamming.classify` labels every run (SAT, jammed at a checked minimum, not
 converged, not checked); a labelled scan's ``jammed``/``sat_side``/brackets/P* follow the
 labels instead of the authors' rule.
