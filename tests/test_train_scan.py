@@ -107,10 +107,9 @@ def test_stored_convergence_replays_the_l_bfgs_results_and_equals_converged(tmp_
     np.testing.assert_array_equal(fresh.theta, direct.theta)
     np.testing.assert_array_equal(fresh.steps, direct.steps)
     assert (fresh.steps[runs] > raw.steps[runs]).all()  # L-BFGS iterations were added
-    # a stored point that holds another run is an error, not a silent mix-up
-    S.StoredConvergence(raw, 20, store_root=tmp_path / "mixed")(raw, runs[0])
-    with pytest.raises(ValueError, match="delete that folder"):
-        S.StoredConvergence(raw, 20, store_root=tmp_path / "mixed")(raw, runs[0] + 1)
+    # results are found by the run's start, in any order: asked in reverse, nothing is rerun
+    backwards = S.StoredConvergence(raw.name, 150, store_root=tmp_path)
+    assert len(backwards.found) == len(runs)
 
     def no_lbfgs(*args, **kwargs):
         raise AssertionError("replaying must not run L-BFGS")
@@ -122,8 +121,43 @@ def test_stored_convergence_replays_the_l_bfgs_results_and_equals_converged(tmp_
     for a, b in zip(again.deltas, fresh.deltas, strict=True):
         np.testing.assert_array_equal(a, b)
     assert [c and c.status for c in checks_again] == [c and c.status for c in checks]
+    for i in runs[::-1]:
+        np.testing.assert_array_equal(backwards(raw, i).theta[i], fresh.theta[i])
+    # a memo computes each check once: a second pass reads it back
+    memo = {}
+    T.classify(raw, converge_iter=150, store_root=tmp_path, memo=memo)
+    assert len(memo) == sum(c is not None for c in checks)
+    monkeypatch.setattr(T, "check_run", no_lbfgs)
+    labelled, _ = T.classify(raw, converge_iter=150, store_root=tmp_path, memo=memo)
+    assert list(labelled.labels) == [c.status if c else S.NOT_CHECKED for c in checks]
     # another budget is another store: recomputed (here: refused by the patched L-BFGS)
     with pytest.raises(AssertionError, match="must not run"):
         T.classify(raw, converge_iter=151, store_root=tmp_path)
     with pytest.raises(ValueError, match="max_iter"):
-        S.StoredConvergence(raw, 0)
+        S.StoredConvergence(raw.name, 0)
+
+
+def test_bisection_follows_the_labels_and_never_reruns_a_midpoint():
+    settings = S.ScanSettings(ratios=(0.3, 3.0), n_seeds=2, rounds=2,
+                              config=J.HingeConfig(lr=1e-2, decay_every=100, max_steps=100))
+    n = M.n_weights(10, 10, 2)
+    asked = []
+
+    def threshold(scan):  # jammed above P = 1.5 N, whatever the runs did
+        asked.append(len(scan.p))
+        return scan.labelled([S.JAMMED if p > 1.5 * n else S.SAT for p in scan.p])
+
+    out = S.scan(lambda s, p: D.random_data(p, 10, s), 10, 10, 2, settings, name="l",
+                 progress=False, label=threshold)
+    assert out.labels is None and asked == [4, 6]  # labelled before each round, not after
+    first, second = (sorted(set(out.p[out.round == r])) for r in (1, 2))
+    assert first == [round(np.sqrt(0.3 * 3.0) * n)]  # ≈ 0.95 N: SAT by the labels
+    assert second == [round(np.sqrt(first[0] * 3 * n))]  # ≈ 1.69 N: between 0.95 N and 3 N
+
+    def excluded_midpoints(scan):  # round-1 runs not converged: the bracket stays (0.3 N, 3 N)
+        return scan.labelled([S.NOT_CONVERGED if r else (S.JAMMED if p > 1.5 * n else S.SAT)
+                              for p, r in zip(scan.p, scan.round, strict=True)])
+
+    once = S.scan(lambda s, p: D.random_data(p, 10, s), 10, 10, 2, settings, name="l",
+                  progress=False, label=excluded_midpoints)
+    assert (once.round == 1).sum() == 2 and (once.round == 2).sum() == 0

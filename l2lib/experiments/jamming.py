@@ -12,7 +12,7 @@ paper does not state but that are read off the authors' scan windows or code are
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -58,6 +58,9 @@ class JammingSettings:
     random_n: tuple[float, ...] = (250.0, 510.0)
     # converged L = 2, 3 runs fit up to P ≈ 2N: the grid must reach beyond it
     random: ScanSettings = ScanSettings(ratios=(1.0, 2.0, 3.0))
+    # per-depth grids of P/N replacing random.ratios, as (depth, ratios) pairs: converged runs
+    # put P*/N of the narrow L = 5 nets below, of L = 2 above that of L = 3
+    random_ratios: tuple[tuple[int, tuple[float, ...]], ...] = ()
     parity_n: tuple[float, ...] = (80.0, 140.0)
     parity: ScanSettings = ScanSettings(ratios=(2.0, 4.0, 8.0), rounds=2)
     parity_d: int = 10
@@ -93,7 +96,10 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
     larger steps and ~1000× fewer of them); then every run not yet fitted is minimised on by
     L-BFGS (≤ 2000 iterations) before it is classified. reference: N ≈ 1000 for L = 2, 3, 5
     (widths 22, 18, 14), 5 seeds, 20k steps, then L-BFGS ≤ 10⁴ iterations (at N ≈ 1000 it stops
-    by itself after ≈ 3000: 2000 left runs near P* short of their minimum). paper: the authors'
+    by itself after ≈ 3000: 2000 left runs near P* short of their minimum); grids P/N per depth
+    (L = 2: 1.5–5, L = 3: 1.5–3, L = 5: 1–2.5), because converged L = 2 runs still fit at
+    P = 3N and L = 5 runs jam at 1.5N (the previous common grid 1.5–3 bracketed 1 of 5 seeds
+    at L = 2 and at L = 5). paper: the authors'
     protocol, MNIST parity (``dataset="mnist"``).
     """
     check_profile(profile)
@@ -116,6 +122,7 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
             base, random_n=(1000.0,), parity_n=(140.0,),
             random=ScanSettings(ratios=(1.5, 2.0, 2.5, 3.0), n_seeds=5, rounds=3,
                                 config=config),
+            random_ratios=((2, (1.5, 2.5, 3.5, 5.0)), (5, (1.0, 1.5, 2.0, 2.5))),
             parity=ScanSettings(ratios=(2.0, 4.0, 8.0), n_seeds=5, rounds=3, config=config),
             converge_iter=10_000, n_boot=500, min_seeds=5, hessian_params=1100)
     elif profile == "paper":
@@ -134,12 +141,16 @@ def random_scan(
     depth: int, n_target: float, settings: JammingSettings, seed: int = 0, *,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
 ) -> Scan:
-    """P*(N) on random data (d = h) at the width whose N is closest to ``n_target``."""
+    """P*(N) on random data (d = h) at the width whose N is closest to ``n_target``, on the
+    depth's grid of ``settings.random_ratios`` if it has one; bisected on classified runs."""
     width = width_for(n_target, depth)
-    return scan(lambda s, p: random_data(p, width, s), width, width, depth, settings.random,
+    grid = dict(settings.random_ratios).get(depth)
+    config = settings.random if grid is None else replace(settings.random, ratios=grid)
+    return scan(lambda s, p: random_data(p, width, s), width, width, depth, config,
                 seed=seed, device=device, store_root=store_root,
                 name=f"jamming-random-L{depth}-h{width}", key={"data": "random"},
-                progress=f"random L={depth} h={width}")
+                progress=f"random L={depth} h={width}",
+                label=_classified(settings, device, store_root))
 
 
 def parity_scan(
@@ -147,14 +158,26 @@ def parity_scan(
     seed: int = 0, *, data_root: str | os.PathLike | None = None,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
 ) -> Scan:
-    """P*(N) on the parity of ``dataset`` (d = ``settings.parity_d``)."""
+    """P*(N) on the parity of ``dataset`` (d = ``settings.parity_d``); bisected on classified
+    runs."""
     d = settings.parity_d
     width = width_for(n_target, depth, d)
     return scan(lambda s, p: parity_data(dataset, p, d, s, root=data_root), d, width, depth,
                 settings.parity, seed=seed, device=device, store_root=store_root,
                 name=f"jamming-{dataset}-L{depth}-h{width}",
                 key={"data": "parity", "dataset": dataset},
-                progress=f"{dataset} parity L={depth} h={width}")
+                progress=f"{dataset} parity L={depth} h={width}",
+                label=_classified(settings, device, store_root))
+
+
+def _classified(settings: JammingSettings, device: str | torch.device,
+                store_root: str | os.PathLike | None) -> Callable[[Scan], Scan]:
+    """The labels that place a scan's bisection midpoints: each round's runs converged and
+    classified as in :func:`prepared` (L-BFGS results stored, each state checked once)."""
+    memo: dict = {}
+    return lambda raw: classify(raw, settings.rule, reach=settings.jump_window,
+                                converge_iter=settings.converge_iter, device=device,
+                                store_root=store_root, memo=memo)[0]
 
 
 def prepared(raw: Scan, settings: JammingSettings, *, device: str | torch.device = "cpu",
@@ -205,15 +228,27 @@ def run(settings: JammingSettings, seed: int = 0, dataset: str = "digits", *,
 
 def settings_rows(settings: JammingSettings, dataset: str) -> list[dict[str, Any]]:
     """The scan settings as table rows (random and parity data)."""
+    by_depth = dict(settings.random_ratios)
+
+    def grid(s: ScanSettings, per_depth: Mapping[int, tuple[float, ...]]) -> str:
+        rows = [f"L = {d}: " + ", ".join(map(str, per_depth[d])) for d in settings.depths
+                if d in per_depth]
+        rest = [d for d in settings.depths if d not in per_depth]
+        if rest:
+            rows.append((f"L = {', '.join(map(str, rest))}: " if rows else "")
+                        + ", ".join(map(str, s.ratios)))
+        return "; ".join(rows)
+
     return [{"data": name, "depths L": ", ".join(map(str, settings.depths)),
              "N targets": ", ".join(f"{n:g}" for n in ns),
-             "grid P/N": ", ".join(map(str, s.ratios)),
+             "grid P/N": grid(s, per_depth),
              "seeds": s.n_seeds, "bisection rounds": s.rounds, "Adam lr": s.config.lr,
              "÷10 every": s.config.decay_every, "Adam steps": s.config.max_steps,
              "then L-BFGS ≤": settings.converge_iter}
-            for name, ns, s in (("random (d = h)", settings.random_n, settings.random),
-                                (f"{dataset} parity (d = {settings.parity_d})",
-                                 settings.parity_n, settings.parity))]
+            for name, ns, s, per_depth in (
+                ("random (d = h)", settings.random_n, settings.random, by_depth),
+                (f"{dataset} parity (d = {settings.parity_d})", settings.parity_n,
+                 settings.parity, {}))]
 
 
 def summary_numbers(results: JammingResults, found: Sequence[Finding]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from l2lib.train.scan import (
     SAT,
     Scan,
     StoredConvergence,
+    run_address,
 )
 
 # torch.func's forward-mode rules go through a deprecated torch.jit.script call
@@ -506,7 +507,8 @@ def check_run(theta: Tensor, sizes: Sequence[int], x: Tensor, y: Tensor, n: int,
 
 def classify(scan: Scan, rule: JamRule = JamRule(), reach: float | None = None,
              converge_iter: int = 0, *, device: str | torch.device = "cpu",
-             store_root: str | os.PathLike | None = None
+             store_root: str | os.PathLike | None = None,
+             memo: dict[tuple[int, JamRule], RunCheck] | None = None,
              ) -> tuple[Scan, list[RunCheck | None]]:
     """Classify the runs of ``scan`` by :func:`check_run`: the scan labelled with the statuses
     (its ``jammed``/``sat_side``/``excluded`` then follow them) and the checks, in run order.
@@ -516,11 +518,13 @@ def classify(scan: Scan, rule: JamRule = JamRule(), reach: float | None = None,
     ``store_root`` when given) and the returned scan holds the converged states. ``reach``:
     runs are visited per seed in increasing P; after the first jammed one, only those up to
     (1 + reach) × its P are converged and checked, the rest labelled "not checked" (check None)
-    and, like "not converged", left out. None: all runs.
+    and, like "not converged", left out. None: all runs. ``memo``: a dict kept between calls
+    (e.g. the rounds of one scan) in which each checked state's check is kept, so that it is
+    computed once.
     """
     checks: list[RunCheck | None] = [None] * len(scan.p)
-    converge = (StoredConvergence(scan, converge_iter, device=device, store_root=store_root)
-                if converge_iter else None)
+    converge = (StoredConvergence(scan.name, converge_iter, device=device,
+                                  store_root=store_root) if converge_iter else None)
     for s in np.unique(scan.seed):
         first = None
         for i in sorted(np.flatnonzero(scan.seed == s), key=lambda j: scan.p[j]):
@@ -529,8 +533,14 @@ def classify(scan: Scan, rule: JamRule = JamRule(), reach: float | None = None,
                 break
             if converge is not None and scan.n_delta[i] > 0:
                 scan = converge(scan, i)
-            checks[i] = check_run(torch.as_tensor(scan.theta[i]), scan.sizes, *scan.data(i),
-                                  scan.n, rule)
+            state = (run_address(scan, i), rule) if memo is not None else None
+            if state is not None and state in memo:
+                checks[i] = memo[state]
+            else:
+                checks[i] = check_run(torch.as_tensor(scan.theta[i]), scan.sizes,
+                                      *scan.data(i), scan.n, rule)
+                if state is not None:
+                    memo[state] = checks[i]
             if first is None and checks[i].status == JAMMED:
                 first = int(scan.p[i])
     labels = [NOT_CHECKED if c is None else c.status for c in checks]

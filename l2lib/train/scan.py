@@ -12,11 +12,11 @@ nothing about whether the data can be fitted, and locating P* ignores it. Per se
 mean over seeds, with a standard error from the seeds' spread and their brackets' widths. N*(P)
 is the same line read the other way.
 
-Once the scan is done, :func:`converged` (or :class:`StoredConvergence`, which stores each
-result) minimises runs on by L-BFGS and
-:func:`l2lib.measure.jamming.classify` labels every run (SAT, jammed at a checked minimum, not
-converged, not checked); a labelled scan's ``jammed``/``sat_side``/brackets/P* follow the
-labels instead of the authors' rule.
+:func:`converged` (or :class:`StoredConvergence`, which stores each result) minimises runs on
+by L-BFGS and :func:`l2lib.measure.jamming.classify` labels every run (SAT, jammed at a checked
+minimum, not converged, not checked); a labelled scan's ``jammed``/``sat_side``/brackets/P*
+follow the labels instead of the authors' rule. Passed to :func:`scan` as ``label``, the
+classification also places the bisection's midpoints (the authors' rule otherwise).
 
 All runs of one batch train together as ensemble members (:func:`l2lib.train.hinge.minimise`);
 each batch is stored as one point of a :class:`~l2lib.store.SweepStore`, so a rerun replays the
@@ -242,12 +242,17 @@ def scan(
     name: str = "jamming",
     key: Mapping[str, Any] | None = None,
     progress: bool | str | None = None,
+    label: Callable[[Scan], Scan] | None = None,
 ) -> Scan:
     """Grid in P = r·N over ``settings.ratios``, then ``settings.rounds`` bisection rounds.
 
     Seeds ``seed, seed + 1, …`` each draw their data pool ``pool(s, P_max)`` (P_max = the
     largest grid P) and an initialisation per (seed, P). ``key`` must describe the data (it keys
-    the store together with the architecture and the settings).
+    the store together with the architecture and the settings). ``label``: how the runs so far
+    are labelled before each bisection round (e.g. converged and classified, see
+    :func:`l2lib.measure.jamming.classify`), so that the midpoints bisect the labelled
+    transition; None: the authors' rule. A midpoint a seed already ran (its run excluded) ends
+    that seed's bisection. The returned scan is unlabelled (the raw runs).
     """
     n = n_weights(d, width, depth)
     grid = sorted({max(2, round(r * n)) for r in settings.ratios})
@@ -284,10 +289,13 @@ def scan(
         bar.update()
         for rnd in range(1, settings.rounds + 1):
             current = _collect(records, name, depth, width, d, settings.unsat_fraction, pools)
+            if label is not None:
+                current = label(current)
+            ran = set(zip(current.p.tolist(), current.seed.tolist(), strict=True))
             todo = []
             for s, (lo, hi) in current.brackets().items():
                 mid = round(np.sqrt(lo * hi)) if np.isfinite(lo * hi) else 0
-                if lo < mid < hi:
+                if lo < mid < hi and (mid, s) not in ran:
                     todo.append((mid, s))
             for batch in _batches(todo, settings.pad_ratio):
                 run_batch(batch, rnd)
@@ -368,36 +376,49 @@ def converged(scan: Scan, runs: Sequence[int], *, max_iter: int = 2000,
 
 
 class StoredConvergence:
-    """:func:`converged` for one scan, one run at a time, each result stored as one point of
-    the store ``<scan name>-converged`` (keyed by the scan's final weights and ``max_iter``), in
-    the order the runs are asked for: a rebuild replays the L-BFGS results instead of
-    recomputing them, and an interrupted classification resumes after the last stored run.
-    ``store_root`` None stores nothing."""
+    """:func:`converged` one run at a time, each result stored as one point of the store
+    ``<scan name>-converged`` (keyed by ``max_iter``) and found again by the run's *start*: its
+    P, its seed and its weights before L-BFGS. A rebuild, a later bisection round that asks for
+    the same runs again, or an interrupted classification replays the stored results in any
+    order instead of recomputing them. ``store_root`` None stores nothing (results are still
+    kept for the life of the object)."""
 
-    def __init__(self, scan: Scan, max_iter: int, *, device: str | torch.device = "cpu",
+    def __init__(self, name: str, max_iter: int, *, device: str | torch.device = "cpu",
                  store_root: str | os.PathLike | None = None) -> None:
         if max_iter < 1:
             raise ValueError(f"max_iter must be ≥ 1 L-BFGS iteration, got {max_iter}")
-        digest = hashlib.sha256(np.ascontiguousarray(scan.theta).tobytes()).hexdigest()[:16]
-        self.max_iter, self.device, self.asked = max_iter, device, 0
-        self.store = open_store(store_root, f"{scan.name}-converged",
-                                {"start": digest, "max_iter": max_iter})
-        self.done = 0 if self.store is None else self.store.finished()
+        self.max_iter, self.device = max_iter, device
+        # keyed by this module's code (L-BFGS and its imports), not by the caller's: the result
+        # depends on the start alone
+        self.store = open_store(store_root, f"{name}-converged",
+                                {"max_iter": max_iter, "found_by": "start (P, seed, weights)"},
+                                modules=[__name__])
+        self.found: dict[int, dict[str, np.ndarray]] = {}
+        self.saved = 0 if self.store is None else self.store.finished()
+        for index in range(self.saved):
+            obs = self.store.load(index)["obs"]
+            self.found[int(obs["start"])] = obs
 
     def __call__(self, scan: Scan, run: int) -> Scan:
-        """``scan`` with run ``run`` minimised on (stored, or replayed from the store)."""
-        index, self.asked = self.asked, self.asked + 1
-        if index < self.done:
-            obs = self.store.load(index)["obs"]
-            if int(obs["run"]) != run:
-                raise ValueError(f"stored point {index} of {self.store.path} holds run "
-                                 f"{int(obs['run'])}, not {run}; delete that folder to "
-                                 "recompute")
-        else:
+        """``scan`` with run ``run`` minimised on (computed and stored, or replayed)."""
+        start = run_address(scan, run)
+        obs = self.found.get(start)
+        if obs is None:
             obs = _converge_run(scan, run, self.max_iter, self.device)
+            obs["start"] = np.array(start)
             if self.store is not None:
-                self.store.save(index, float(scan.p[run]), obs)
-        return _with_converged(scan, obs)
+                self.store.save(self.saved, float(scan.p[run]), obs)
+                self.saved += 1
+            self.found[start] = obs
+        return _with_converged(scan, {**obs, "run": np.array(run)})
+
+
+def run_address(scan: Scan, run: int) -> int:
+    """A 63-bit address of run ``run``'s state: its P, its seed and its current weights (the
+    start of an L-BFGS run, the state a check reads)."""
+    digest = hashlib.sha256(np.array([scan.p[run], scan.seed[run]], dtype=np.int64).tobytes()
+                            + np.ascontiguousarray(scan.theta[run]).tobytes()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def _converge_run(scan: Scan, i: int, max_iter: int, device: str | torch.device
