@@ -34,12 +34,14 @@
 #
 # **Protocol.** At fixed architecture (fixed N) we vary P: a grid in P/N and a few bisection
 # rounds per seed, each run full-batch Adam on float64 stopped the moment $N_\Delta=0$ (the
-# authors' schedule shape with a 100× larger learning rate and far fewer steps; the bisection
-# uses the authors' rule, jammed ⇔ $N_\Delta>0.1N$). Every run not yet fitted is then
-# minimised on by **L-BFGS** (at most 2000 iterations in the quick profile; in the reference
-# profile until it stops by itself, ≈ 3000 at N ≈ 1000, where 2000 left runs near P* short of
-# their minimum; each result is stored, so a rebuild replays it) and **classified** as in
-# Geiger et al.:
+# authors' schedule shape with a 100× larger learning rate and far fewer steps). Every run not
+# yet fitted is then minimised on by **L-BFGS** (at most 2000 iterations in the quick profile;
+# in the reference profile until it stops by itself, ≈ 3000 at N ≈ 1000, where 2000 left runs
+# near P* short of their minimum; each result is stored, so a rebuild replays it) and
+# **classified** as in Geiger et al. (below). This happens before every bisection round, so the
+# midpoints bisect the bracket of the *classified* runs: bisecting by the authors' rule
+# (jammed ⇔ $N_\Delta>0.1N$ after Adam) placed them where L-BFGS later fitted the runs, and left
+# most seeds without a bracket. The classification:
 #
 # * **SAT** when the mean squared gap of the live data is below a precision floor (1e-12: far
 #   above float64 rounding of Δ², far below the jammed states; checked below);

@@ -81,9 +81,10 @@ PROFILE_NOTES = {
     "smoke": "seconds: every code path on tiny nets",
     "quick": ("minutes on a CPU: N ≈ 250 and 510, 3 seeds, 3000 Adam steps (lr 1e-2, then "
               "1e-3), then L-BFGS"),
-    "reference": ("N ≈ 1000, L = 2, 3, 5, 5 seeds, 20k Adam steps per run (≈ 7× quick), then "
-                  "L-BFGS until it stops by itself (≤ 10⁴ iterations): about an hour on one "
-                  "CPU core (the wall time is in the run's provenance)"),
+    "reference": ("N ≈ 1000, L = 2, 3, 5, 5 seeds, grids P/N per depth (L = 2: 1.5–5, L = 3: "
+                  "1.5–3, L = 5: 1–2.5), 20k Adam steps per run (≈ 7× quick), then L-BFGS "
+                  "until it stops by itself (≤ 10⁴ iterations): about an hour on one CPU core "
+                  "(the wall time is in the run's provenance)"),
     "paper": "the authors' protocol (lr 1e-4 ÷10 every 250k steps, up to 2M steps), N ≈ 2k–8k",
 }
 
