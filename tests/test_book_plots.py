@@ -1,4 +1,5 @@
-"""The book's figure style (l2lib.book.plots): figures display as SVG inside a kernel."""
+"""The book's figure style (l2lib.book.plots): figures display as SVG inside a kernel; chapter 6's
+run table carries its phase diagram through a summary file."""
 
 import matplotlib
 
@@ -75,3 +76,31 @@ def test_path_residuals_draw_each_path_and_mark_the_scanned_one():
     assert lines["path 1 (scanned)"].get_linewidth() > lines["path 0"].get_linewidth()
     path.obs.pop("residual")
     assert "no stationarity residual" in path_residuals(path, 0.05).axes[0].texts[0].get_text()
+
+
+def test_jamming_run_rows_rebuild_the_phase_diagram_through_a_summary_file(tmp_path):
+    import json
+
+    import numpy as np
+
+    from l2lib.book import report
+    from l2lib.book.figures import jamming as figures
+    from l2lib.train import scan as S
+
+    p, seed = np.array([40, 80, 120, 40, 80, 100]), np.array([0, 0, 0, 1, 1, 1])
+    raw = S.Scan("fake", 2, 4, 4, 0.1, p, seed, np.zeros(6, int), np.array([0, 0, 9, 0, 5, 9]),
+                 np.zeros(6, int), np.ones(6), [np.zeros(q) for q in p], np.zeros((6, 1)),
+                 np.zeros(6, int), pools={})
+    with pytest.raises(ValueError, match="not classified"):
+        figures.run_rows({(2, 40.0): raw})
+    scan = raw.labelled([S.SAT, S.SAT, S.JAMMED, S.SAT, S.NOT_CONVERGED, S.JAMMED])
+    path = report.write_summary("06_jamming", {}, {}, tmp_path,
+                                tables={"random_runs": figures.run_rows({(2, 40.0): scan})})
+    rows = json.loads(path.read_text())["tables"]["random_runs"]
+    back = figures.scans_from_rows(rows)[(2, 40.0)]
+    assert back.n == scan.n and back.brackets() == scan.brackets() == {0: (80.0, 120.0),
+                                                                        1: (40.0, 100.0)}
+    assert back.p_star() == scan.p_star()
+    plt.close(figures.phase_diagram({(2, 40.0): back}, [2], "random"))
+    with pytest.raises(ValueError, match="lack"):
+        figures.scans_from_rows([{"depth": 2}])

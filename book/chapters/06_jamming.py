@@ -201,7 +201,9 @@ plt.show()
 found = jamming.findings(results, seed, fits)
 numbers = jamming.summary_numbers(results, found)
 report.glue_numbers(numbers)
-report.write_summary("06_jamming", numbers, run.info, results_dir, findings=found)
+report.write_summary("06_jamming", numbers, run.info, results_dir, findings=found,
+                     tables={"random_runs": figures.run_rows(results.random),
+                             "parity_runs": figures.run_rows(results.parity)})
 display(Markdown(report.markdown_table([
     {"finding": f.finding, "paper": f.paper, "this run": f.companion,
      "verdict": f"{f.verdict.symbol} {f.verdict.value}", "note": f.note} for f in found])))
@@ -220,3 +222,20 @@ display(Markdown(report.markdown_table([
 # %%
 ref = reference.load_reference_run(reference_dir, "06_jamming")
 display(Markdown(reference.reference_markdown(ref, profile)))
+
+# %% [markdown]
+# Its random-data phase diagram, redrawn from the run table in its committed summary (every run
+# by class; P*(N) per depth, with the error of seeds and brackets), and P*/N per depth:
+
+# %%
+ref_tables = ref.summary.get("tables", {}) if ref is not None and profile != "reference" else {}
+if "random_runs" in ref_tables:
+    ref_random = figures.scans_from_rows(ref_tables["random_runs"])
+    ref_depths = sorted({d for d, _ in ref_random})
+    figures.phase_diagram(ref_random, ref_depths, "reference, random")
+    plt.show()
+    display(Markdown(report.markdown_table(
+        [jamming.scan_row(s) for s in ref_random.values()], digits=3)))
+elif ref is not None and profile != "reference":
+    display(Markdown("*The committed reference summary holds no run table (an older run): "
+                     "its phase diagram cannot be redrawn.*"))

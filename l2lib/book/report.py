@@ -103,8 +103,11 @@ def write_summary(
     chapter: str, numbers: Mapping[str, Any], info: Mapping[str, Any],
     results_dir: str | os.PathLike,
     findings: Sequence[findings_lib.Finding | Mapping[str, Any]] = (),
+    tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Path:
     """Write ``<results_dir>/summaries/<chapter>.json`` atomically; return its path.
+    ``tables``: named lists of rows behind a figure (e.g. chapter 6's runs), stored beside the
+    numbers (not glued), so that the figure can be redrawn from the summary alone.
 
     The provenance gains ``wall_s``: seconds from ``info["utc"]`` (set by :func:`start_chapter`)
     to now, i.e. the chapter's run time.
@@ -119,6 +122,8 @@ def write_summary(
     record = {"chapter": chapter, "provenance": jsonable(info), "numbers": jsonable(numbers),
               "findings": [f.as_record() if isinstance(f, findings_lib.Finding) else dict(f)
                            for f in findings]}
+    if tables:
+        record["tables"] = jsonable({k: list(v) for k, v in tables.items()})
     tmp.write_text(json.dumps(_finite_or_none(record), indent=1, allow_nan=False))
     os.replace(tmp, path)
     return path

@@ -1,7 +1,8 @@
 """Figures of chapter 6 (jamming): the phase diagram, r* against N, the jump of N_Δ/N, the
 evidence behind each run's class, the gap distributions with the papers' slopes, the Hessian
 spectra and the isostatic count. Each function takes computed results and draws them; none
-computes a verdict."""
+computes a verdict. :func:`run_rows` and :func:`scans_from_rows` carry the phase diagram's runs
+through a summary file (the committed reference run's), without weights or gaps."""
 
 from __future__ import annotations
 
@@ -20,6 +21,46 @@ STYLE = {SAT: dict(marker="o", color="C0", mfc="C0"),
          JAMMED: dict(marker="x", color="C3", mfc="C3"),
          NOT_CONVERGED: dict(marker="o", color="0.55", mfc="none"),
          NOT_CHECKED: dict(marker=".", color="0.75", mfc="0.75")}
+
+
+RUN_FIELDS = ("depth", "n_target", "width", "d", "p", "seed", "label", "n_delta")
+
+
+def run_rows(scans: Mapping[tuple[int, float], Scan]) -> list[dict[str, object]]:
+    """Every classified run of ``scans`` (keyed (L, N target)) as one row of
+    :data:`RUN_FIELDS`: what the phase diagram and P* need, small enough for a summary file."""
+    rows = []
+    for (depth, n_target), s in scans.items():
+        if s.labels is None:
+            raise ValueError(f"scan {s.name} is not classified: classify it first "
+                             "(l2lib.experiments.jamming.prepared)")
+        rows += [{"depth": depth, "n_target": n_target, "width": s.width, "d": s.d,
+                  "p": int(s.p[i]), "seed": int(s.seed[i]), "label": str(s.labels[i]),
+                  "n_delta": int(s.n_delta[i])} for i in range(len(s.p))]
+    return rows
+
+
+def scans_from_rows(rows: Sequence[Mapping[str, object]]) -> dict[tuple[int, float], Scan]:
+    """Scans rebuilt from :func:`run_rows`'s rows, keyed (L, N target): labels, P, seeds and
+    N_Δ as classified (so brackets and P* are those of the run), no weights or gaps."""
+    missing = [f for f in RUN_FIELDS if rows and f not in rows[0]]
+    if missing:
+        raise ValueError(f"run rows lack {missing}; they must come from run_rows")
+    groups: dict[tuple[int, float], list[Mapping[str, object]]] = {}
+    for r in rows:
+        groups.setdefault((int(r["depth"]), float(r["n_target"])), []).append(r)
+    out = {}
+    for (depth, n_target), mine in groups.items():
+        def col(field: str, dtype: type = int) -> np.ndarray:
+            return np.array([r[field] for r in mine], dtype=dtype)
+
+        width, d, p = int(mine[0]["width"]), int(mine[0]["d"]), col("p")
+        zeros = np.zeros(len(mine), dtype=int)
+        out[(depth, n_target)] = Scan(
+            f"L{depth}-h{width}", depth, width, d, 0.1, p, col("seed"), zeros, col("n_delta"),
+            zeros, np.full(len(mine), np.nan), [], np.empty((len(mine), 0)), zeros, pools={},
+            labels=col("label", object))
+    return out
 
 
 def phase_diagram(scans: Mapping[tuple[int, float], Scan], depths: Sequence[int],
