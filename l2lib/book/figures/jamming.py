@@ -51,15 +51,14 @@ def scans_from_rows(rows: Sequence[Mapping[str, object]]) -> dict[tuple[int, flo
         groups.setdefault((int(r["depth"]), float(r["n_target"])), []).append(r)
     out = {}
     for (depth, n_target), mine in groups.items():
-        def col(field: str, dtype: type = int) -> np.ndarray:
-            return np.array([r[field] for r in mine], dtype=dtype)
-
-        width, d, p = int(mine[0]["width"]), int(mine[0]["d"]), col("p")
+        col = {f: np.array([r[f] for r in mine], dtype=object if f == "label" else int)
+               for f in ("p", "seed", "n_delta", "label")}
+        width, d = int(mine[0]["width"]), int(mine[0]["d"])
         zeros = np.zeros(len(mine), dtype=int)
         out[(depth, n_target)] = Scan(
-            f"L{depth}-h{width}", depth, width, d, 0.1, p, col("seed"), zeros, col("n_delta"),
-            zeros, np.full(len(mine), np.nan), [], np.empty((len(mine), 0)), zeros, pools={},
-            labels=col("label", object))
+            f"L{depth}-h{width}", depth, width, d, 0.1, col["p"], col["seed"], zeros,
+            col["n_delta"], zeros, np.full(len(mine), np.nan), [], np.empty((len(mine), 0)),
+            zeros, pools={}, labels=col["label"])
     return out
 
 
