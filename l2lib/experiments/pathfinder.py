@@ -107,9 +107,9 @@ class PathfinderSettings:
     n_t: int = 21
     per_segment: int = 2
     n_refs: int = 2
-    towards_points: int | None = 20
+    towards_points: int | None = 14
     towards_tail: tuple[float, ...] = (0.2, 1.0)
-    max_scans: int = 8
+    max_scans: int = 4
     saddle_positions: tuple[float, ...] = (0.0, 0.5)
     hessian_samples: int | None = 2000
     hessian_tol: float = 1e-3
