@@ -277,7 +277,7 @@ def nearest(found: np.ndarray, lam: float, step: float) -> float:
 
 ERSOY = "arXiv 2505.06597"
 NOISY = ("the noise of R hides any change point there (even a perfect break would not beat the "
-         "penalty); more Hutchinson probes resolve it")
+         "penalty); more Hutchinson probes lower that noise (as 1/√probes) and may resolve it")
 
 
 def second_order_finding(name: str, label: str, curve: CurvatureCurve, lam_c: float,
