@@ -281,3 +281,17 @@ def test_the_path_observer_measures_stationarity_towards_each_members_reference(
                                                             strict=True)}
     stationary = ch5.path_observer(data, shifted)(net, beta)
     assert stationary["residual"].max() < 1e-10
+
+
+def test_minima_paths_on_a_prefix_of_the_grid_are_the_first_points_of_the_full_paths():
+    """The slice check of chapter 5 relies on it: a path is causal in β."""
+    from l2lib.data import load_dataset
+
+    data = load_dataset("digits", n_train=300)
+    s = ch5.settings("smoke", hidden=(8, 8), n_minima=3)
+    minima = ch5.train_minima(data, s, seed=0)
+    full = ch5.minima_paths(data, minima, s, progress=False)
+    head = ch5.minima_paths(data, minima, s, betas=s.betas[:2], progress=False)
+    assert head.betas.size == 2 and full.betas.size == s.n_betas
+    for name in ("dist_ref", "dist_start", "epochs"):
+        np.testing.assert_allclose(head.obs[name], full.obs[name][:2], rtol=1e-12, atol=0)

@@ -40,11 +40,7 @@ SLICES: dict[str, Slice] = {}
 receives the chapter's exported folder (``<out>/<stem>``: its ``provenance.json`` holds the
 parameters) and returns SweepResults keyed by the exported store's name (``regimes-mnist-10k-up``)
 or folder name (``<name>-<key>``); each is compared with the first points of that store."""
-NO_SLICE: dict[str, str] = {
-    "05_pathfinder": "its paths start from chapter 3's checkpoints across the whole upward "
-                     "sweep (weights are not committed), so no short slice recomputes them; "
-                     "chapter 3's slice checks the sweep they come from",
-}
+NO_SLICE: dict[str, str] = {}
 """Chapter stem → why it has no slice: reported by the slice check, not counted as a failure."""
 Tolerances = Mapping[str, float] | Mapping[str, Mapping[str, float]]
 SLICE_TOLERANCES: dict[str, Tolerances] = {}
@@ -202,6 +198,39 @@ def vae_slice(folder: Path) -> dict[str, SweepResult]:
         return {name: _points(store, 1)}
 
 
+@register_slice("05_pathfinder", {"minima-*": {"epochs": 0.0},
+                                  "pathfinder-*": {"dist_ref": 1e-3, "dist_start": 1e-3,
+                                                   "epochs": 0.0}})
+def pathfinder_slice(folder: Path) -> dict[str, SweepResult]:
+    """Chapter 5: the minima M1 … Mn (trained from scratch at β = 0) and the first two β of the
+    paths M1 → M2 … Mn (their distances to M1 and to each target cover the minima too). The
+    paths towards chapter 3's checkpoints are not sliced: they start across the whole upward
+    sweep (weights are not committed); chapter 3's slice checks that sweep."""
+    from l2lib.experiments import pathfinder, regimes
+
+    profile = _provenance(folder)["profile"]
+    settings = pathfinder.settings(profile)
+    names = {store_name(s).split("-", 1)[0]: store_name(s)
+             for s in reference_stores(folder.parent, folder.name)}
+    if not {"minima", "pathfinder"} <= set(names):
+        raise ValueError(f"{folder}: no minima or Pathfinder store exported")
+    minima_config = _recorded(folder, names["minima"])
+    path_config = _recorded(folder, names["pathfinder"])
+    _same_settings(minima_config["config"], settings.minima_train, names["minima"], ())
+    _check_sweep(path_config, names["pathfinder"], betas=settings.betas,
+                 config=settings.path_train)
+    seed = (int(minima_config["seeds"][0]) - 1000) // 100  # train_minima's seeds 100 s + 1000 + j
+    data = regimes.load_regime_data(minima_config["data"]["name"],
+                                    regimes.regime_settings(profile), seed=seed)
+    with _OneThread(), tempfile.TemporaryDirectory() as tmp:
+        minima = pathfinder.train_minima(data, settings, seed, tmp)
+        pathfinder.minima_paths(data, minima, settings, seed, tmp, betas=settings.betas[:2],
+                                progress=False)
+        return {names["minima"]: _points(next(Path(tmp).glob(f"{names['minima']}-*")), 1),
+                names["pathfinder"]: _points(
+                    next(Path(tmp).glob(f"{names['pathfinder']}-*")), 2)}
+
+
 @register_slice("06_jamming", {"runs": 0.0, "n_delta": 0.05, "loss": 0.05})
 def jamming_slice(folder: Path) -> dict[str, SweepResult]:
     """Chapter 6: the first batch (the smallest grid ratio, every seed) of the parity scan,
@@ -232,12 +261,12 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
 
 
 def _check_sweep(recorded: Mapping[str, Any], name: str, **expected: Any) -> None:
-    """ValueError unless every entry of ``expected`` (``key``, ``lams``, ``config``, ``jitter``,
-    ``curvature``: what keys the store) equals the recorded one."""
+    """ValueError unless every entry of ``expected`` (``key``, ``lams``/``betas``, ``config``,
+    ``jitter``, ``curvature``: what keys the store) equals the recorded one."""
     for field, value in expected.items():
         now, then = jsonable(value), recorded.get(field)
         same = (np.allclose(np.asarray(now, float), np.asarray(then, float), rtol=1e-12,
-                            atol=1e-12) if field == "lams" and then is not None
+                            atol=1e-12) if field in ("lams", "betas") and then is not None
                 and len(now) == len(then) else now == then)
         if not same:
             raise ValueError(f"the reference store {name} was computed with another {field} "

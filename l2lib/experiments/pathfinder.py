@@ -355,6 +355,23 @@ def _with_position(obs: dict[str, np.ndarray], points: list[Params]) -> dict[str
     return obs
 
 
+def minima_paths(data: Dataset, minima: Minima, settings: PathfinderSettings, seed: int = 0,
+                 store_root: str | FilePath | None = None, betas: np.ndarray | None = None,
+                 progress: bool | str | None = None) -> Path:
+    """The paper's paths M1 → M2 … Mn: Pathfinder from M1 towards each other minimum on
+    ``betas`` (default ``settings.betas``; a prefix of it gives the first points of the full
+    paths, the path being causal); stored and resumable."""
+    net = _net(data, settings.hidden, settings.activation,
+               [100 * seed + i for i in range(minima.n_targets)])
+    net.load_state_dict(minima.start())
+    key = {"data": _data_key(data), "hidden": settings.hidden,
+           "activation": settings.activation}
+    return find_path(net, data.x_train, data.y_train, minima.ends(),
+                     settings.betas if betas is None else betas, config=settings.path_train,
+                     store_root=store_root, name=f"pathfinder-{data.name}", key=key,
+                     progress=progress if progress is not None else "Pathfinder M1 → Mj")
+
+
 def connect_minima(data: Dataset, minima: Minima, settings: PathfinderSettings,
                    seed: int = 0, store_root: str | FilePath | None = None,
                    progress: bool | str | None = None) -> Connection:
@@ -363,13 +380,9 @@ def connect_minima(data: Dataset, minima: Minima, settings: PathfinderSettings,
     k = minima.n_targets
     start, end = minima.start(), minima.ends()
     net = _net(data, settings.hidden, settings.activation, [100 * seed + i for i in range(k)])
-    net.load_state_dict(start)
     key = {"data": _data_key(data), "hidden": settings.hidden,
            "activation": settings.activation}
-    path = find_path(net, data.x_train, data.y_train, end, settings.betas,
-                     config=settings.path_train, store_root=store_root,
-                     name=f"pathfinder-{data.name}", key=key,
-                     progress=progress if progress is not None else "Pathfinder M1 → Mj")
+    path = minima_paths(data, minima, settings, seed, store_root, progress=progress)
     curve, bezier_cost = train_bezier(net, start, end, data.x_train, data.y_train,
                                       config=settings.bezier_train, seed=seed,
                                       store_root=store_root, name=f"bezier-{data.name}",
