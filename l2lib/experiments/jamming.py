@@ -56,7 +56,7 @@ class JammingSettings:
 
     depths: tuple[int, ...] = (2, 3, 5)
     random_n: tuple[float, ...] = (250.0, 510.0)
-    # converged L = 2, 3 runs fit up to P ≈ 2N: the grid must reach beyond it
+    # converged runs fit up to P ≈ 2–3N (L = 3, 2 at N ≈ 1000): the grid must reach beyond it
     random: ScanSettings = ScanSettings(ratios=(1.0, 2.0, 3.0))
     # per-depth grids of P/N replacing random.ratios, as (depth, ratios) pairs: converged runs
     # put P*/N of the narrow L = 5 nets below, of L = 2 above that of L = 3
@@ -99,8 +99,8 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
     (widths 22, 18, 14), 5 seeds, 20k steps, then L-BFGS ≤ 10⁴ iterations (at N ≈ 1000 it stops
     by itself after ≈ 3000: 2000 left runs near P* short of their minimum); grids P/N per depth
     (L = 2: 1.5–5, L = 3: 1.5–3, L = 5: 1–2.5), because converged L = 2 runs still fit at
-    P = 3N and L = 5 runs jam at 1.5N (the previous common grid 1.5–3 bracketed 1 of 5 seeds
-    at L = 2 and at L = 5). paper: the authors'
+    P = 3N and L = 5 runs jam at 1.5N (the previous common grid 1.5–3, bisected by the authors'
+    rule, bracketed 1 of 5 seeds at L = 2 and at L = 5; this one 5 and 3). paper: the authors'
     protocol, MNIST parity (``dataset="mnist"``).
     """
     check_profile(profile)
