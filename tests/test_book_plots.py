@@ -104,3 +104,38 @@ def test_jamming_run_rows_rebuild_the_phase_diagram_through_a_summary_file(tmp_p
     plt.close(figures.phase_diagram({(2, 40.0): back}, [2], "random"))
     with pytest.raises(ValueError, match="lack"):
         figures.scans_from_rows([{"depth": 2}])
+
+
+def test_the_reference_distance_curve_is_drawn_from_the_committed_pathfinder_store():
+    from pathlib import Path
+
+    from l2lib.book import reference
+    from l2lib.book.figures import pathfinder as figures
+
+    ref = reference.load_reference_run(Path(__file__).parents[1] / "results-reference",
+                                       "05_pathfinder")
+    path = ref.sweep("pathfinder-mnist-10k")
+    fig = figures.reference_distance_figure(path, "reference run")
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == path.obs["dist_ref"].shape[1] == 4  # M1 → M2 … M5
+    assert lines[0].get_xdata()[-1] == pytest.approx(5e-6)  # the paper's β_paper grid end
+    plt.close(fig)
+
+
+def test_the_reference_vae_loop_is_drawn_from_the_committed_sweeps():
+    from pathlib import Path
+
+    from l2lib.book import reference
+    from l2lib.book.figures import vae as figures
+    from l2lib.experiments import vae
+
+    ref = reference.load_reference_run(Path(__file__).parents[1] / "results-reference",
+                                       "04_vae")
+    loop = ref.hysteresis("vae-digits")
+    sweeps = vae.BetaHysteresis(loop.lams, loop.up, loop.down)
+    fig = figures.hysteresis(sweeps)
+    assert len(fig.axes) == 4
+    rows = figures.collapse_table(sweeps)
+    assert [r["sweep"] for r in rows] == ["up", "down"]
+    assert rows[1]["β of total collapse"] <= rows[0]["β of total collapse"]  # the loop opens
+    plt.close(fig)

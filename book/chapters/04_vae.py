@@ -207,3 +207,14 @@ display(Markdown(report.markdown_table(figures.findings_rows(found))))
 # %%
 ref = reference.load_reference_run(reference_dir, "04_vae")
 display(Markdown(reference.reference_markdown(ref, profile)))
+
+# %% [markdown]
+# The reference run's hysteresis loop, redrawn from its committed up and down sweeps (means
+# over its networks):
+
+# %%
+ref_loop = ref.hysteresis("vae-digits") if ref is not None and profile != "reference" else None
+if ref_loop is not None:
+    ref_sweeps = vae.BetaHysteresis(ref_loop.lams, ref_loop.up, ref_loop.down)
+    fig = figures.hysteresis(ref_sweeps)
+    display(Markdown(report.markdown_table(figures.collapse_table(ref_sweeps), digits=3)))

@@ -221,3 +221,12 @@ display(Markdown(figures.findings_table(found)))
 # %%
 ref = reference.load_reference_run(reference_dir, "05_pathfinder")
 display(Markdown(reference.reference_markdown(ref, profile)))
+
+# %% [markdown]
+# The reference run's distance curve, redrawn from its committed Pathfinder store (the paper's
+# grid: β_paper linear from 0 to 5·10⁻⁶):
+
+# %%
+ref_path = ref.sweep("pathfinder-mnist-10k") if ref is not None and profile != "reference" else None
+if ref_path is not None:
+    figures.reference_distance_figure(ref_path, "reference run")

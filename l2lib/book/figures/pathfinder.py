@@ -14,7 +14,7 @@ from l2lib.analysis.findings import Finding
 from l2lib.book import plots
 from l2lib.book.report import markdown_table
 from l2lib.experiments import pathfinder as ch5
-from l2lib.train.pathfinder import Path
+from l2lib.train.pathfinder import Path, paper_beta
 from l2lib.train.sweep import SweepResult
 
 COLORS = {"Pathfinder": "C0", "linear": "C3", "Bezier": "C2"}
@@ -85,15 +85,29 @@ def connection_figure(link: ch5.Connection) -> Figure:
     plots.label(axes[0], x, "training loss E", "loss (dots: Pathfinder checkpoints)",
                 legend=True)
     plots.label(axes[1], x, "test accuracy", "accuracy")
-    path = link.pathfinder
-    for k in range(path.n_members):
-        axes[2].plot(link.betas_paper, path.obs["dist_ref"][:, k], "o-", ms=2.5,
-                     color=f"C{k}", label=f"M1 → M{k + 2}")
-    axes[2].axhspan(*ch5.PAPER["distance_peak"], color="0.85", label="paper: peak")
-    axes[2].axhspan(*ch5.PAPER["distance_start"], color="0.93", label="paper: start")
-    axes[2].ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-    plots.label(axes[2], "β_paper", "‖θ − M_j‖", "Pathfinder: distance to the target",
-                legend=True)
+    distance_panel(axes[2], link.betas_paper, link.pathfinder.obs["dist_ref"])
+    return fig
+
+
+def distance_panel(ax: plt.Axes, betas_paper: np.ndarray, dist_ref: np.ndarray,
+                   title: str = "Pathfinder: distance to the target") -> None:
+    """Pathfinder's distance ‖θ − M_j‖ to each target (``dist_ref``, shape (n_betas, K))
+    against β_paper, with the paper's start and peak bands."""
+    for k in range(dist_ref.shape[1]):
+        ax.plot(betas_paper, dist_ref[:, k], "o-", ms=2.5, color=f"C{k}",
+                label=f"M1 → M{k + 2}")
+    ax.axhspan(*ch5.PAPER["distance_peak"], color="0.85", label="paper: peak")
+    ax.axhspan(*ch5.PAPER["distance_start"], color="0.93", label="paper: start")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    plots.label(ax, "β_paper", "‖θ − M_j‖", title, legend=True)
+
+
+def reference_distance_figure(path: SweepResult, label: str) -> Figure:
+    """The distance curve of a committed reference run (its ``pathfinder-*`` store: l2lib's β
+    as ``lams``, ``dist_ref`` per member), drawn as :func:`connection_figure` draws the run's."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.0), layout="constrained")
+    distance_panel(ax, paper_beta(path.lams), np.asarray(path.obs["dist_ref"]),
+                   f"{label}: distance to the target")
     return fig
 
 
