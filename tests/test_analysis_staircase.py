@@ -100,6 +100,52 @@ def test_idealised_staircase_every_step_found_within_one_grid_step():
         assert t.high - t.low <= step + 1e-12
 
 
+def test_the_authors_five_do_not_depend_on_the_spread_allowed():
+    """A one-step jump is also the sharpest part of any wider window: allowing jumps to spread
+    over up to 8 grid steps finds the same five transitions on the authors' curves."""
+    lams, seeds = authors_sweep()
+    plain = [t.beta for t in staircase.detect(lams, seeds)]
+    for spread in (4e-4, 8e-4, 1.6e-3):
+        assert [t.beta for t in staircase.detect(lams, seeds, spread=spread)] == plain
+
+
+def spread_seed(starts, width, n=400, seed=0):
+    """Idealised seed whose jumps relax over ``width`` grid steps (a warm sweep trained for too
+    few epochs per β), each step of a jump below the one-step threshold."""
+    rng = np.random.default_rng(seed)
+    lams = np.linspace(0.0, 0.1, n)
+    ramp = sum(np.clip((np.arange(n) - s + 1) / width, 0, 1) for s in starts)
+    return lams, {"norm": 9 - 20 * lams - 0.4 * ramp + rng.normal(0, 0.03, n),
+                  "train_ce": 0.5 + 5 * lams + 0.12 * ramp + rng.normal(0, 0.01, n),
+                  "test_ce": 0.52 + 5 * lams + 0.12 * ramp + rng.normal(0, 0.01, n),
+                  "test_acc": 0.95 - 0.2 * lams - 0.1 * ramp + rng.normal(0, 0.01, n)}
+
+
+def test_a_jump_spread_over_several_steps_needs_the_spread():
+    starts = [100, 180, 260, 330]
+    seeds = [spread_seed(starts, 6, seed=i) for i in range(3)]
+    lams = seeds[0][0]
+    step = lams[1] - lams[0]
+    assert staircase.detect(lams, [s for _, s in seeds]) == []  # no single step stands out
+    found = staircase.detect(lams, [s for _, s in seeds], spread=8 * step)
+    assert len(found) == 4
+    for t, start in zip(found, starts, strict=True):  # located inside its ramp
+        assert lams[start - 1] - step <= t.beta <= lams[start + 5] + step
+    # a smooth decline stays without transitions however wide the window
+    smooth_seeds = [spread_seed([], 6, seed=i) for i in range(3)]
+    assert staircase.detect(lams, [s for _, s in smooth_seeds], spread=8 * step) == []
+
+
+def test_spread_zscores_of_width_one_are_the_step_zscores():
+    lams, signals = staircase_seed([60])
+    np.testing.assert_array_equal(staircase.spread_zscores(lams, signals["norm"], max_width=1),
+                                  staircase.step_zscores(lams, signals["norm"]))
+    with pytest.raises(ValueError, match="width"):
+        staircase.step_zscores(lams, signals["norm"], width=0)
+    with pytest.raises(ValueError, match="spread"):
+        staircase.detect(lams, [signals], spread=-1.0)
+
+
 def test_a_slow_decline_without_a_jump_gives_none():
     lams = np.linspace(0, 0.1, 200)
     rng = np.random.default_rng(3)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from l2lib.analysis import transitions
+from l2lib.analysis import staircase, transitions
 from l2lib.analysis.findings import Verdict
 from l2lib.data import load_dataset
 from l2lib.experiments import regimes
@@ -260,7 +260,14 @@ def test_findings_negative_controls():
     assert regimes.finding_count(late, "mnist", 2e-4).verdict is Verdict.AGREES
     four = regimes.hierarchy(mnist_like(t_index=PAPER_T_INDEX[:3] + PAPER_T_INDEX[4:]))
     assert regimes.finding_count(four, "mnist", 2e-4).verdict is Verdict.DISAGREES
-    assert regimes.finding_plateaus(four, "mnist", 2e-4).verdict is Verdict.UNDECIDED
+    partial = regimes.finding_plateaus(four, "mnist", 2e-4)
+    assert partial.verdict is Verdict.UNDECIDED and "4 of 4 paired plateaus agree" in partial.note
+    assert "after T4: no transition" in partial.companion
+    low = replace(four, plateaus=four.plateaus - 0.2)  # a paired plateau off by 20 points
+    assert regimes.finding_plateaus(low, "mnist", 2e-4).verdict is Verdict.DISAGREES
+    missing = regimes.finding_positions(four, "mnist", 2e-4)  # T4 missing, the rest in place
+    assert missing.verdict is Verdict.DISAGREES
+    assert "T4 not found" in missing.companion and missing.numbers["within_tolerance"] == 4
     # a shuffled order that the old rule (τ > 0.5) would have passed
     order = [(3,), (5,), (9,), (8,), (1,), (2, 4, 6), (7,), (0,)]
     shuffled = regimes.hierarchy(mnist_like(order=order))
@@ -269,6 +276,14 @@ def test_findings_negative_controls():
     assert regimes.finding_order(shuffled, "mnist", 2e-4).verdict is Verdict.DISAGREES
     assert regimes.finding_order(regimes.hierarchy(mnist_like(order=order[::-1])),
                                  "mnist", 2e-4).verdict is Verdict.DISAGREES
+
+
+def test_paired_transitions_are_one_to_one():
+    def at(beta):
+        return staircase.Transition(beta, beta, beta, ())
+    paired = regimes.paired_transitions([at(0.036), at(0.038), at(0.061), at(0.2)],
+                                        (0.0248, 0.0374, 0.059, 0.0738, 0.0845))
+    assert [p and p.beta for p in paired] == [None, 0.038, 0.061, None, 0.2]
 
 
 def test_findings_undecided_and_not_measurable_cases():

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -66,19 +67,26 @@ def _check(lams: Sequence[float], values: Sequence[float], name: str) -> tuple[n
 
 
 def step_zscores(lams: Sequence[float], values: Sequence[float], *, direction: float = 1.0,
-                 half_window: int = 25, floor: float = 1e-3, name: str = "signal") -> np.ndarray:
-    """Robust z-score of each grid step's change (length n − 1), oriented by ``direction``.
+                 half_window: int = 25, floor: float = 1e-3, name: str = "signal",
+                 width: int = 1) -> np.ndarray:
+    """Robust z-score of each ``width``-step change s_{i+width} − s_i (length n − width),
+    oriented by ``direction``: median and MAD over the other ``width``-step changes that start
+    within ``half_window`` steps of i and do not overlap it (module doc). ``width`` 1 is the
+    one-step statistic; a larger width sees a jump spread over up to ``width`` grid steps.
 
-    NaN steps (a signal that ends early, e.g. a seed run to a smaller β_max) get z = NaN.
+    NaN changes (a signal that ends early, e.g. a seed run to a smaller β_max) get z = NaN.
     """
     lams, values = _check(lams, values, name)
-    d = direction * np.diff(values)
+    if not 1 <= width < lams.size - 1:
+        raise ValueError(f"signal {name!r}: width must be between 1 and {lams.size - 2} grid "
+                         f"steps, got {width}")
+    d = direction * (values[width:] - values[:-width])
     finite = values[np.isfinite(values)]
     span = float(finite.max() - finite.min()) if finite.size else 0.0
     z = np.full(d.size, np.nan)
     for i in np.flatnonzero(np.isfinite(d)):
-        lo, hi = max(0, i - half_window), min(d.size, i + half_window + 1)
-        others = np.delete(d[lo:hi], i - lo)
+        near = np.arange(max(0, i - half_window), min(d.size, i + half_window + 1))
+        others = d[near[np.abs(near - i) >= width]]
         others = others[np.isfinite(others)]
         if others.size < 3:
             continue
@@ -86,6 +94,21 @@ def step_zscores(lams: Sequence[float], values: Sequence[float], *, direction: f
         scale = max(1.4826 * float(np.median(np.abs(others - med))), floor * span, 1e-300)
         z[i] = (d[i] - med) / scale
     return z
+
+
+def spread_zscores(lams: Sequence[float], values: Sequence[float], *, max_width: int = 1,
+                   **kwargs: Any) -> np.ndarray:
+    """Per grid step (length n − 1): the largest :func:`step_zscores` over widths 1 …
+    ``max_width`` of the changes whose span covers that step (NaN where none is finite).
+    ``max_width`` 1 returns the one-step z-scores unchanged."""
+    lams = np.asarray(lams, dtype=np.float64)
+    n_steps = lams.size - 1
+    best = np.full(n_steps, -np.inf)
+    for width in range(1, max_width + 1):
+        z = np.nan_to_num(step_zscores(lams, values, width=width, **kwargs), nan=-np.inf)
+        for offset in range(width):  # the change starting at j covers steps j … j + width − 1
+            best[offset:offset + z.size] = np.maximum(best[offset:offset + z.size], z)
+    return np.where(np.isfinite(best), best, np.nan)
 
 
 @dataclass(frozen=True)
@@ -106,14 +129,16 @@ def seed_jumps(
     directions: Mapping[str, float] | None = None, z_strong: float = 8.0, z_weak: float = 2.5,
     min_signals: int = 2, window: int = 1, merge: int = 2, half_window: int = 25,
     witnesses: Sequence[str] = ("test_ce", "test_acc"), z_witness: float = 1.0,
-    burn_in: float = 0.05,
+    burn_in: float = 0.05, max_width: int = 1,
 ) -> list[SeedJump]:
     """The transitions of one seed: steps where the ``signals`` jump together (module doc).
 
     ``signals`` maps names to curves on ``lams``; ``directions`` gives each one's orientation
     (default :data:`DIRECTIONS`). ``burn_in``: on a grid starting at β = 0, steps ending below
     ``burn_in`` × the β range (and always the first step) are ignored. The witness rule applies
-    only when some of ``witnesses`` are among the signals.
+    only when some of ``witnesses`` are among the signals. ``max_width`` > 1 lets a jump spread
+    over up to that many grid steps (:func:`spread_zscores`; hits that close merge); the jump
+    is still located at its sharpest single step.
     """
     if not signals:
         raise ValueError("give at least one signal")
@@ -128,8 +153,11 @@ def seed_jumps(
         raise ValueError(f"no direction for signal(s) {unknown}: pass directions={{name: ±1}}")
     lams = np.asarray(lams, dtype=np.float64)
     names = list(signals)
-    z = np.array([step_zscores(lams, signals[n], direction=directions[n],
-                               half_window=half_window, name=n) for n in names])
+    single = np.array([step_zscores(lams, signals[n], direction=directions[n],
+                                    half_window=half_window, name=n) for n in names])
+    z = single if max_width == 1 else np.array(
+        [spread_zscores(lams, signals[n], max_width=max_width, direction=directions[n],
+                        half_window=half_window, name=n) for n in names])
     z = np.nan_to_num(z, nan=-np.inf)
     n_steps = z.shape[1]
     # the largest z of each signal within ±window of each step
@@ -146,11 +174,11 @@ def seed_jumps(
         hit[lams[1:] < burn_in * (lams[-1] - lams[0])] = False
     groups: list[list[int]] = []
     for i in np.flatnonzero(hit):
-        if groups and i - groups[-1][-1] <= merge:
+        if groups and i - groups[-1][-1] <= merge + max_width - 1:
             groups[-1].append(int(i))
         else:
             groups.append([int(i)])
-    strength = np.where(np.isfinite(z), np.clip(z, 0, None), 0).sum(axis=0)
+    strength = np.where(np.isfinite(single), np.clip(single, 0, None), 0).sum(axis=0)
     jumps = []
     for group in groups:
         span = range(group[0], group[-1] + 1)
@@ -213,15 +241,24 @@ def match_seeds(per_seed: Sequence[Sequence[SeedJump]], *, match: float,
 
 def detect(
     lams: Sequence[float], seeds: Sequence[Mapping[str, Sequence[float]]], *,
-    match: float | None = None, min_seeds: int | None = None, **rule: float,
+    match: float | None = None, min_seeds: int | None = None, spread: float = 0.0,
+    **rule: float,
 ) -> list[Transition]:
     """Transitions of a multi-seed sweep: :func:`seed_jumps` per seed, :func:`match_seeds`
-    across them. ``match`` defaults to 3.5 grid steps (the median step; seeds of the authors'
-    sweep jump up to 3 steps apart); ``rule`` passes the thresholds of :func:`seed_jumps`."""
+    across them. ``spread``: the β width over which one jump may be spread (a warm sweep that
+    trains only a few epochs per β relaxes into the new regime over several grid steps); it sets
+    ``max_width`` = ⌊spread / step⌋ grid steps (at least 1; 0: one-step jumps only). ``match``
+    defaults to the larger of 3.5 grid steps (the median step; seeds of the authors' sweep jump
+    up to 3 steps apart) and ``spread``; ``rule`` passes the thresholds of :func:`seed_jumps`."""
     lams = np.asarray(lams, dtype=np.float64)
     step = float(np.median(np.diff(lams)))
-    per_seed = [seed_jumps(lams, signals, **rule) for signals in seeds]
-    return match_seeds(per_seed, match=3.5 * step if match is None else match, min_seeds=min_seeds)
+    if spread < 0:
+        raise ValueError(f"spread must be >= 0 (a β width), got {spread}")
+    max_width = max(1, int(np.floor(spread / step + 1e-9)))
+    per_seed = [seed_jumps(lams, signals, max_width=max_width, **rule) for signals in seeds]
+    if match is None:
+        match = max(3.5 * step, spread)
+    return match_seeds(per_seed, match=match, min_seeds=min_seeds)
 
 
 # --------------------------------------------------------------------------------------------
