@@ -387,3 +387,23 @@ def test_curve_finding_against_the_authors_curve():
     shifted = regimes.finding_curve(grid, np.interp(grid + 0.01, betas, acc), "mnist-10k")
     assert shifted.verdict is Verdict.DISAGREES  # the staircase 0.01 early: must not agree
     assert regimes.finding_curve(grid, acc[::20], "digits").verdict is Verdict.NOT_MEASURABLE
+
+
+def test_the_committed_reference_sweep_shows_t2_to_t5_at_the_papers_beta_and_t1_not_at_all():
+    """The reference sweep on mnist-10k (results-reference/03_regimes): its jumps spread over
+    several grid steps, so one-step jumps alone give only T3 and T5 there; with the spread
+    allowed the detector finds T2 … T5, each within TOL_T of the paper's, and no T1."""
+    from pathlib import Path
+
+    from l2lib.book.reference import load_store_csv
+
+    stores = Path(__file__).parents[1] / "results-reference" / "03_regimes" / "stores"
+    (path,) = sorted(stores.glob("regimes-mnist-10k-up-*.csv"))
+    sweep = load_store_csv(path)
+    paper = regimes.PAPER_MNIST["transitions"]
+    paired = regimes.paired_transitions(regimes.hierarchy(sweep).transitions, paper)
+    assert paired[0] is None
+    assert all(abs(t.beta - p) <= regimes.TOL_T for t, p in zip(paired[1:], paper[1:],
+                                                                strict=True))
+    one_step = regimes.hierarchy(sweep, spread=0.0).transitions
+    assert [round(t.beta, 3) for t in one_step] == [0.061, 0.086]
