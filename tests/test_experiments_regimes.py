@@ -401,9 +401,12 @@ def test_the_committed_reference_sweep_shows_t2_to_t5_at_the_papers_beta_and_t1_
     (path,) = sorted(stores.glob("regimes-mnist-10k-up-*.csv"))
     sweep = load_store_csv(path)
     paper = regimes.PAPER_MNIST["transitions"]
-    paired = regimes.paired_transitions(regimes.hierarchy(sweep).transitions, paper)
-    assert paired[0] is None
+    found = regimes.hierarchy(sweep).transitions
+    paired = regimes.paired_transitions(found, paper)
+    assert paired[0] is None and len(found) == 4
     assert all(abs(t.beta - p) <= regimes.TOL_T for t, p in zip(paired[1:], paper[1:],
                                                                 strict=True))
+    wider = regimes.hierarchy(sweep, spread=2 * regimes.JUMP_SPREAD).transitions
+    assert [t.beta for t in wider] == [t.beta for t in found]  # not a tuned width
     one_step = regimes.hierarchy(sweep, spread=0.0).transitions
     assert [round(t.beta, 3) for t in one_step] == [0.061, 0.086]

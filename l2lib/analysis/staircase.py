@@ -15,6 +15,12 @@ at ``floor`` × the signal's range so that a flat signal does not turn rounding 
 is a one-step change-point statistic for a level shift on top of a random walk with drift; a
 slow decline, however steep overall, gives no large z.
 
+**Spread jumps.** A warm sweep that trains only a few epochs per β may relax into the new regime
+over several grid steps, each of which alone stands out little. With ``max_width`` w > 1 each
+signal's change over k = 1 … w steps is scored the same way (against the other k-step changes
+nearby that do not overlap it) and every step covered by a change takes the largest such z; the
+jump is then located at its sharpest single step. w = 1 is the one-step rule.
+
 **Per seed: simultaneous jumps.** A step is a *jump* when at least one signal has z ≥ ``z_strong``
 and at least ``min_signals`` signals have z ≥ ``z_weak`` at that step or within ``window``
 steps of it, and a test-set *witness* (test cross-entropy or test accuracy, where given) moves
