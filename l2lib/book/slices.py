@@ -10,10 +10,20 @@ store's recorded configuration (a reference run with other settings is reported,
 Everything runs on the CPU with one thread (the reference runs' setting), so that reductions sum
 in the same order.
 
-Tolerances are relative (floors in :data:`l2lib.book.reference.ABS_FLOOR`): 1e-3 for the losses
-and norms of one-thread CPU reruns, looser for accuracies (one image of 2,000 is 5e-4) and for
-long stochastic minimisations (jamming: 20k Adam steps). An edited committed number (say ×1.05)
-lies far outside each. Chapters without a slice say why in :data:`NO_SLICE`.
+Tolerances are relative (floors in :data:`l2lib.book.reference.ABS_FLOOR`). On the machine that
+made a reference run a slice reproduces it to rounding; on a CPU with other vector units the
+same code sums in another order and training amplifies the difference. Measured between two
+AMD EPYC machines (an AVX2-only Zen 3, and the one that made the reference runs), same torch
+and one thread: chapter 3's first four β
+agree to 1e-5; chapter 1's and 2's MLP slices differ by up to 2.5e-3 in losses and norms,
+3 images of 450 in accuracy and 3 % in the Lanczos estimate of λ_max; chapter 5's path
+distances by 0.5 % at the first β and up to 36 % at the second (Pathfinder's steps amplify
+rounding), so its slice stops at the first β. The tolerances below are about 4× those
+differences (λ_max: 4e-2, only 1.35× the 3 % seen, as a ×1.05 edit must still fail; 1e-3 where
+no difference was seen; looser for accuracies, one image of 2,000 being 5e-4, and for long
+stochastic minimisations: jamming's 20k Adam steps); an edited committed number (say ×1.05)
+lies outside each. Chapters without a slice say why in
+:data:`NO_SLICE`.
 """
 
 from __future__ import annotations
@@ -199,11 +209,12 @@ def vae_slice(folder: Path) -> dict[str, SweepResult]:
 
 
 @register_slice("05_pathfinder", {"minima-*": {"epochs": 0.0},
-                                  "pathfinder-*": {"dist_ref": 1e-3, "dist_start": 1e-3,
+                                  "pathfinder-*": {"dist_ref": 2e-2, "dist_start": 2e-2,
                                                    "epochs": 0.0}})
 def pathfinder_slice(folder: Path) -> dict[str, SweepResult]:
-    """Chapter 5: the minima M1 … Mn (trained from scratch at β = 0) and the first two β of the
-    paths M1 → M2 … Mn (their distances to M1 and to each target cover the minima too). The
+    """Chapter 5: the minima M1 … Mn (trained from scratch at β = 0) and the first β of the
+    paths M1 → M2 … Mn (their distances to M1 and to each target cover the minima too; the
+    second β differs between CPU types by up to 36 %, see the module doc). The
     paths towards chapter 3's checkpoints are not sliced: they start across the whole upward
     sweep (weights are not committed); chapter 3's slice checks that sweep."""
     from l2lib.experiments import pathfinder, regimes
@@ -224,11 +235,11 @@ def pathfinder_slice(folder: Path) -> dict[str, SweepResult]:
                                     regimes.regime_settings(profile), seed=seed)
     with _OneThread(), tempfile.TemporaryDirectory() as tmp:
         minima = pathfinder.train_minima(data, settings, seed, tmp)
-        pathfinder.minima_paths(data, minima, settings, seed, tmp, betas=settings.betas[:2],
+        pathfinder.minima_paths(data, minima, settings, seed, tmp, betas=settings.betas[:1],
                                 progress=False)
         return {names["minima"]: _points(next(Path(tmp).glob(f"{names['minima']}-*")), 1),
                 names["pathfinder"]: _points(
-                    next(Path(tmp).glob(f"{names['pathfinder']}-*")), 2)}
+                    next(Path(tmp).glob(f"{names['pathfinder']}-*")), 1)}
 
 
 @register_slice("06_jamming", {"runs": 0.0, "n_delta": 0.05, "loss": 0.05})
@@ -286,8 +297,8 @@ def _first_points_up(sweep: Callable[[np.ndarray, str], None], name: str, lams: 
 
 @register_slice("01_onset", {
     "linear-*": {"modes": 1e-3, "error": 1e-3, "objective": 1e-3},
-    "*-mlp-*": {"norm": 1e-3, "error": 1e-3, "objective": 1e-3, "train_acc": 5e-3,
-                "test_acc": 5e-3}})
+    "*-mlp-*": {"norm": 1e-2, "error": 1e-2, "objective": 1e-2, "train_acc": 2e-2,
+                "test_acc": 2e-2}})
 def onset_slice(folder: Path) -> dict[str, SweepResult]:
     """Chapter 1: the first four points of the depth-2 linear sweep upwards (a first-order
     onset: its start from a fresh initialisation) and the first three of the two-hidden-layer
@@ -334,8 +345,8 @@ def onset_slice(folder: Path) -> dict[str, SweepResult]:
 @register_slice("02_curvature", {
     "curvature-linear-*": {"curvature": 1e-3, "eig_max": 1e-3, "modes": 1e-3, "error": 1e-3,
                            "objective": 1e-3},
-    "curvature-*": {"curvature": 1e-2, "eig_max": 1e-2, "norm": 1e-3, "error": 1e-3,
-                    "objective": 1e-3, "test_acc": 5e-3}})
+    "curvature-*": {"curvature": 4e-2, "eig_max": 4e-2, "norm": 1e-2, "error": 1e-2,
+                    "objective": 1e-2, "test_acc": 2e-2}})
 def curvature_slice(folder: Path) -> dict[str, SweepResult]:
     """Chapter 2: the first four points of the depth-2 linear curvature sweep (exact curvature)
     and the first three of the two-hidden-layer MLP's (stochastic curvature, fixed probes)."""
