@@ -11,17 +11,17 @@ Everything runs on the CPU with one thread (the reference runs' setting), so tha
 in the same order.
 
 Tolerances are relative (floors in :data:`l2lib.book.reference.ABS_FLOOR`). On the machine that
-made a reference run a slice reproduces it to rounding; on a CPU with other vector units the
-same code sums in another order and training amplifies the difference. Measured between two
-AMD EPYC machines (an AVX2-only Zen 3, and the one that made the reference runs), same torch
-and one thread: chapter 3's first four β agree to 1e-5; chapter 1's and 2's MLP slices differ
-by up to 2.5e-3 in losses and norms, 3 images of 450 in accuracy and 3 % in the Lanczos
-estimate of λ_max; chapter 5's path distances by 0.5 % at the first β and up to 36 % at the
-second (Pathfinder's steps amplify rounding), so its slice stops at the first β. The tolerances below are about 4× those
-differences (λ_max: 4e-2, only 1.35× the 3 % seen, as a ×1.05 edit must still fail; 1e-3 where
-no difference was seen; looser for accuracies, one image of 2,000 being 5e-4, and for long
-stochastic minimisations: jamming's 20k Adam steps); an edited committed number (say ×1.05)
-lies outside each. Chapters without a slice say why in :data:`NO_SLICE`.
+made a reference run a slice reproduces it to rounding; on a CPU with other vector units the same
+code sums in another order and training amplifies the difference. Measured between two AMD EPYC
+machines (an AVX2-only Zen 3, and the one that made the reference runs), same torch and one thread:
+chapter 3's first four β agree to 1e-5; chapter 1's and 2's MLP slices differ by up to 2.5e-3 in
+losses and norms, 3 images of 450 in accuracy and 3 % in the Lanczos estimate of λ_max; chapter 5's
+path distances by 0.5 % at the first β and up to 36 % at the second (Pathfinder's steps amplify
+rounding), so its slice stops at the first β. The tolerances below are about 4× those differences
+(λ_max: 4e-2, only 1.35× the 3 % seen, as a ×1.05 edit must still fail; 1e-3 where no difference
+was seen; looser for accuracies, one image of 2,000 being 5e-4, and for long stochastic
+minimisations: jamming's 20k Adam steps); an edited committed number (say ×1.05) lies outside each.
+Chapters without a slice say why in :data:`NO_SLICE`.
 """
 
 from __future__ import annotations
