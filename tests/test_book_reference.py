@@ -4,6 +4,7 @@ fail — and the ``l2lib reference`` command line."""
 
 import csv
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -570,3 +571,13 @@ def test_slice_tolerances_by_store_pattern(slice_registry):
     assert slices.tolerances_for("03_regimes", "anything") == {"norm": 1e-3}
     with pytest.raises(ValueError, match="no slice tolerances for the store 'vae-up'"):
         slices.tolerances_for("01_onset", "vae-up")
+
+
+def test_machine_records_the_vector_instructions_torch_uses(monkeypatch):
+    """References made on CPUs with different vector units round differently: provenance says
+    which one torch used and whether the CPU has AVX-512."""
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    found = reference.machine()
+    assert found["torch_cpu_capability"] == "AVX512"
+    assert isinstance(found["avx512"], bool)
+    assert found["cpu_count"] == os.cpu_count()

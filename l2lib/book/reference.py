@@ -147,19 +147,25 @@ def git_commit(source_dir: str | os.PathLike) -> tuple[str, bool]:
 
 
 def machine() -> dict[str, Any]:
-    """The machine this process runs on: platform, processor, CPU count, torch threads."""
+    """The machine this process runs on: platform, processor, CPU count, torch threads, and the
+    vector instructions torch's CPU kernels use (``torch_cpu_capability``, e.g. AVX2 or AVX512)
+    and whether the CPU has AVX-512: runs on CPUs that differ in these round differently, so a
+    reference is reproduced to a tolerance, not bit for bit, on another machine type."""
     import torch
 
-    processor = platform.processor()
+    processor, flags = platform.processor(), set()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                processor = line.split(":", 1)[1].strip()
-                break
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        named = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+        listed = [line.split(":", 1)[1].split() for line in lines if line.startswith("flags")]
+        processor = named[0] if named else processor
+        flags = set(listed[0]) if listed else flags
     except OSError:
         pass
     return {"platform": platform.platform(), "processor": processor or "unknown",
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "avx512": any(f.startswith("avx512") for f in flags),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "host": platform.node()}
 
 

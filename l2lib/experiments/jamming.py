@@ -100,9 +100,10 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
     (widths 22, 18, 14), 6 seeds, 20k Adam steps at lr 3e-3 (÷10 after 10k), then L-BFGS
     ≤ 10⁴ iterations (at N ≈ 1000 it stops by itself after ≈ 3000); grids P/N per depth
     (L = 2: 1.5–5, L = 3: 1.5–4, L = 5: 1–3). The learning rate is 3e-3 rather than quick's
-    1e-2 because at 1e-2 the L = 5 nets lose their units: measured (3 seeds, 20k steps) at
-    P = 1.5N, h = 14 (N = 994) and h = 16 (N = 1296) alike, 2 of 3 runs end with every
-    unsatisfied datum dead; at 3e-3, h = 14, none is dead and the runs fit up to P = 1.5N
+    1e-2 because at 1e-2 the L = 5 nets lose their units: after 20k steps at P = 1.5N, with
+    h = 14 (N = 994) 2 of 5 seeds end with every unsatisfied datum dead and 2 more with half or
+    more of them, with h = 16 (N = 1296) 2 of 3 with every one; at 3e-3, h = 14, no datum is
+    dead in 3 seeds at P = N, 1.5N, 2N, and the runs fit up to P = 1.5N
     (the previous reference, at 1e-2, bracketed 3 of 5 seeds at L = 5 and put its P*/N at 1.3,
     half that of L = 2 and 3). A wider L = 5 net does not help at 1e-2. paper: the authors'
     protocol, MNIST parity (``dataset="mnist"``).
