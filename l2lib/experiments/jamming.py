@@ -146,9 +146,12 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
 def random_scan(
     depth: int, n_target: float, settings: JammingSettings, seed: int = 0, *,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
+    memo: dict | None = None,
 ) -> Scan:
     """P*(N) on random data (d = h) at the width whose N is closest to ``n_target``, on the
-    depth's grid of ``settings.random_ratios`` if it has one; bisected on classified runs."""
+    depth's grid of ``settings.random_ratios`` if it has one; bisected on classified runs.
+    ``memo``: where the checks made while bisecting are kept (pass the same dict to
+    :func:`prepared`, which then reuses them)."""
     width = width_for(n_target, depth)
     grid = dict(settings.random_ratios).get(depth)
     config = settings.random if grid is None else replace(settings.random, ratios=grid)
@@ -156,16 +159,17 @@ def random_scan(
                 seed=seed, device=device, store_root=store_root,
                 name=f"jamming-random-L{depth}-h{width}", key={"data": "random"},
                 progress=f"random L={depth} h={width}",
-                label=_classified(settings, device, store_root))
+                label=_classified(settings, device, store_root, memo))
 
 
 def parity_scan(
     depth: int, n_target: float, settings: JammingSettings, dataset: str = "digits",
     seed: int = 0, *, data_root: str | os.PathLike | None = None,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
+    memo: dict | None = None,
 ) -> Scan:
     """P*(N) on the parity of ``dataset`` (d = ``settings.parity_d``); bisected on classified
-    runs."""
+    runs (``memo`` as in :func:`random_scan`)."""
     d = settings.parity_d
     width = width_for(n_target, depth, d)
     return scan(lambda s, p: parity_data(dataset, p, d, s, root=data_root), d, width, depth,
@@ -173,28 +177,29 @@ def parity_scan(
                 name=f"jamming-{dataset}-L{depth}-h{width}",
                 key={"data": "parity", "dataset": dataset},
                 progress=f"{dataset} parity L={depth} h={width}",
-                label=_classified(settings, device, store_root))
+                label=_classified(settings, device, store_root, memo))
 
 
 def _classified(settings: JammingSettings, device: str | torch.device,
-                store_root: str | os.PathLike | None) -> Callable[[Scan], Scan]:
-    """The labels that place a scan's bisection midpoints: each round's runs converged and
-    classified as in :func:`prepared` (L-BFGS results stored, each state checked once)."""
-    memo: dict = {}
-    return lambda raw: classify(raw, settings.rule, reach=settings.jump_window,
-                                converge_iter=settings.converge_iter, device=device,
-                                store_root=store_root, memo=memo)[0]
+                store_root: str | os.PathLike | None, memo: dict | None
+                ) -> Callable[[Scan], Scan]:
+    """The labels that place a scan's bisection midpoints: each round's runs as
+    :func:`prepared` labels them (L-BFGS results stored, each state checked once)."""
+    memo = {} if memo is None else memo
+    return lambda raw: prepared(raw, settings, device=device, store_root=store_root,
+                                memo=memo)[0]
 
 
 def prepared(raw: Scan, settings: JammingSettings, *, device: str | torch.device = "cpu",
-             store_root: str | os.PathLike | None = None
+             store_root: str | os.PathLike | None = None, memo: dict | None = None
              ) -> tuple[Scan, list[RunCheck | None]]:
     """Converge (L-BFGS, at most ``converge_iter`` iterations per run, each result stored under
     ``store_root``) and classify the runs of a scan (:func:`~l2lib.measure.jamming.classify`:
     SAT, jammed at a checked minimum, not converged, not checked beyond 1 + ``jump_window`` of
-    the first jammed P of each seed)."""
+    the first jammed P of each seed). ``memo``: checks already made (by state), reused."""
     return classify(raw, settings.rule, reach=settings.jump_window,
-                    converge_iter=settings.converge_iter, device=device, store_root=store_root)
+                    converge_iter=settings.converge_iter, device=device, store_root=store_root,
+                    memo=memo)
 
 
 @dataclass
@@ -241,12 +246,14 @@ def _scan_job(kind: str, depth: int, n: float, settings: JammingSettings, seed: 
               dataset: str, data_root: str | os.PathLike | None, device: str | torch.device,
               store_root: str | os.PathLike | None
               ) -> tuple[Scan, tuple[Scan, list[RunCheck | None]]]:
+    memo: dict = {}  # each state checked once, while bisecting or after
     if kind == "random":
-        raw = random_scan(depth, n, settings, seed, device=device, store_root=store_root)
+        raw = random_scan(depth, n, settings, seed, device=device, store_root=store_root,
+                          memo=memo)
     else:
         raw = parity_scan(depth, n, settings, dataset, seed, data_root=data_root,
-                          device=device, store_root=store_root)
-    return raw, prepared(raw, settings, device=device, store_root=store_root)
+                          device=device, store_root=store_root, memo=memo)
+    return raw, prepared(raw, settings, device=device, store_root=store_root, memo=memo)
 
 
 def _store_job(job: tuple[str, int, float], settings: JammingSettings, seed: int,
