@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from l2lib.book import plots
 from l2lib.experiments import jamming as chapter
 from l2lib.measure.jamming import ExponentEstimate, HessianSplit, log_histogram, pooled_gaps
-from l2lib.train.scan import JAMMED, NOT_CHECKED, NOT_CONVERGED, SAT, Scan
+from l2lib.train.scan import JAMMED, NOT_CHECKED, NOT_CONVERGED, SAT, Scan, ScanSettings
 
 STYLE = {SAT: dict(marker="o", color="C0", mfc="C0"),
          JAMMED: dict(marker="x", color="C3", mfc="C3"),
@@ -42,7 +42,8 @@ def run_rows(scans: Mapping[tuple[int, float], Scan]) -> list[dict[str, object]]
 
 def scans_from_rows(rows: Sequence[Mapping[str, object]]) -> dict[tuple[int, float], Scan]:
     """Scans rebuilt from :func:`run_rows`'s rows, keyed (L, N target): labels, P, seeds and
-    N_Δ as classified (so brackets and P* are those of the run), no weights or gaps."""
+    N_Δ as classified (so brackets and P* are those of the run), no weights or gaps. The
+    labels decide jammed and SAT, so the authors' fraction f is only carried along."""
     missing = [f for f in RUN_FIELDS if rows and f not in rows[0]]
     if missing:
         raise ValueError(f"run rows lack {missing}; they must come from run_rows")
@@ -56,9 +57,9 @@ def scans_from_rows(rows: Sequence[Mapping[str, object]]) -> dict[tuple[int, flo
         width, d = int(mine[0]["width"]), int(mine[0]["d"])
         zeros = np.zeros(len(mine), dtype=int)
         out[(depth, n_target)] = Scan(
-            f"L{depth}-h{width}", depth, width, d, 0.1, col["p"], col["seed"], zeros,
-            col["n_delta"], zeros, np.full(len(mine), np.nan), [], np.empty((len(mine), 0)),
-            zeros, pools={}, labels=col["label"])
+            f"L{depth}-h{width}", depth, width, d, ScanSettings().unsat_fraction, col["p"],
+            col["seed"], zeros, col["n_delta"], zeros, np.full(len(mine), np.nan), [],
+            np.empty((len(mine), 0)), zeros, pools={}, labels=col["label"])
     return out
 
 
