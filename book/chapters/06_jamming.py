@@ -239,3 +239,13 @@ if "random_runs" in ref_tables:
 elif ref is not None and profile != "reference":
     display(Markdown("*The committed reference summary holds no run table (an older run): "
                      "its phase diagram cannot be redrawn.*"))
+
+# %% [markdown]
+# **What the reference's L = 5 scan measures.** Its P*/N lies far below that of L = 2 and 3, but
+# at its learning rate (1e-2) the narrow five-layer nets lose their units: in its committed
+# scan store, after Adam at P = 1.5N, three of five seeds end with all or nearly all of their
+# unsatisfied data dead (no unit of the last hidden layer on), and such runs are excluded or
+# jam early. In a separate test at 3e-3 (h = 14, three seeds, P = N, 1.5N, 2N) no datum was
+# dead and the runs fitted up to P = 1.5N; a wider net (h = 16) at 1e-2 lost its units as well.
+# The low L = 5 value is therefore read as the optimiser's, not the landscape's, and depth
+# independence stays untested here until the scans are rerun at the lower rate.
