@@ -9,11 +9,12 @@ non-empty, decoded; a PNG at ≥ 2× its displayed width), typeset every formula
 each ``.math`` element, no raw ``$$``, ``\(`` or ``\[`` outside code; a chapter page has at least
 one typeset formula), contain no Python traceback, error or stderr output and no
 injected-parameters cell, carry a navigation that reaches every page of the table of contents,
-and have only internal links that resolve (file and anchor). A full-page screenshot of each page
-is saved under ``$L2LIB_ARTIFACTS`` (default ``test-artifacts/`` in the repository). The checks are
-functions returning lists of problems; ``test_checks_catch_a_broken_page`` shows they catch a
-deleted and an emptied figure, an injected traceback, an unhidden parameters cell, a dead link
-and MathJax loaded from a CDN (blocked, so the formulas stay raw TeX).
+and have only internal links that resolve (file and anchor). A screenshot of each page (its
+first 12,000 px) is saved under ``$L2LIB_ARTIFACTS`` (default ``test-artifacts/`` in the
+repository). The checks are functions returning lists of problems;
+``test_checks_catch_a_broken_page`` shows they catch a deleted and an emptied figure, an
+injected traceback, an unhidden parameters cell, a dead link and MathJax loaded from a CDN
+(blocked, so the formulas stay raw TeX).
 
 Enable with ``apt-get install chromium`` and ``pip install -e '.[browser]'``; without them the
 tests skip, unless ``L2LIB_REQUIRE_BROWSER=1`` (set by .ci/run), which turns the skip into a
@@ -56,6 +57,9 @@ ERROR_OUTPUTS = ".output.traceback, .output.error, .output.stderr"
 INJECTED = ".tag_injected-parameters"
 NAVIGATION = "#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]"
 # pages whose tables must fit the 1280 px window without sideways scrolling
+# a screenshot is a record for the reader of the artifacts, not a check: its first 12,000 px
+SCREENSHOT_MAX_HEIGHT = 12_000
+SCREENSHOT_TIMEOUT_MS = 120_000
 FITTING_TABLES = {"executed/reproducibility.html"}
 # MathJax 3 has typeset a page once its startup promise resolves (false: no MathJax on the page)
 MATHJAX_DONE = """async () => {
@@ -188,7 +192,13 @@ def open_page(browser: Any, base: str, path: str, screenshot: Path | None = None
         view.links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
+            # the API page is tens of thousands of pixels tall: a full-page capture of it can
+            # take longer than Playwright's 30 s default on two busy cores, and the check is
+            # the page's content (read above), so the picture stops at SCREENSHOT_MAX_HEIGHT
+            height = min(page.evaluate("document.documentElement.scrollHeight"),
+                         SCREENSHOT_MAX_HEIGHT)
+            page.screenshot(path=str(screenshot), full_page=True, timeout=SCREENSHOT_TIMEOUT_MS,
+                            clip={"x": 0, "y": 0, "width": 1280, "height": height})
     finally:
         context.close()
     return view
