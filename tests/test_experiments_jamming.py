@@ -1,6 +1,8 @@
 """Chapter 6's experiment module: settings per profile and every finding, each on constructed
 inputs with a negative control."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -138,3 +140,28 @@ def test_run_findings_and_summary_numbers_on_a_tiny_profile(tmp_path):
     assert numbers["depth_verdict"] == Verdict.NOT_MEASURABLE.value
     assert sum(numbers[f"runs_{k}"] for k in ("SAT", "jammed", "not_converged",
                                               "not_checked")) == len(scan.p)
+
+
+def test_scans_computed_by_two_processes_equal_those_of_one(tmp_path):
+    """settings.workers only decides who computes a scan: the classified scans of two worker
+    processes (then replayed here) equal those computed in this process alone."""
+    from l2lib.train.hinge import HingeConfig
+    from l2lib.train.scan import ScanSettings
+
+    st = C.settings("smoke", depths=(2, 3), random_n=(40.0,), parity_n=(), converge_iter=100,
+                    random=ScanSettings(ratios=(0.5, 3.0), n_seeds=2, rounds=1,
+                                        config=HingeConfig(lr=1e-2, decay_every=200,
+                                                           max_steps=300)))
+    one = C.run(st, store_root=tmp_path / "one")
+    two = C.run(replace(st, workers=2), store_root=tmp_path / "two")
+    assert one.random.keys() == two.random.keys()
+    for key, a in one.random.items():
+        b = two.random[key]
+        np.testing.assert_array_equal(a.p, b.p)
+        np.testing.assert_array_equal(a.labels, b.labels)
+        np.testing.assert_array_equal(a.n_delta, b.n_delta)
+        np.testing.assert_array_equal(a.theta, b.theta)
+    with pytest.raises(ValueError, match="store_root"):
+        C.run(replace(st, workers=2))
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        C.run(replace(st, workers=0), store_root=tmp_path / "zero")

@@ -194,6 +194,19 @@ def test_a_kink_minimum_is_jammed_and_a_symmetric_saddle_is_excluded(one_thread)
     assert check.lambda_min < 0 and check.descent > T.JamRule().descent_tol
 
 
+def test_the_checked_hessian_equals_torch_func_hessian_of_the_live_loss(one_thread):
+    """check_run's extreme eigenvalues come from a reverse-over-reverse Hessian: they equal
+    those of torch.func.hessian (forward over reverse) of the same loss, to rounding."""
+    sizes, x, y, n = _tiny_unsat()
+    theta = J.converge(M.jamming_net(3, 3, 1, seeds=[2]).flat_parameters()[0].detach(), sizes,
+                       x, y).theta
+    check = T.check_run(theta, sizes, x, y, n)
+    gaps = T.gap_function(sizes, x, y)
+    ev = torch.linalg.eigvalsh(torch.func.hessian(lambda t: J.hinge_loss(gaps(t)[None])[0])(theta))
+    assert check.lambda_min == pytest.approx(float(ev[0]), abs=1e-12)
+    assert check.lambda_max == pytest.approx(float(ev[-1]), rel=1e-12)
+
+
 def test_few_contacts_above_the_floor_are_not_converged():
     theta, sizes, x, y, n = _one_point_problem(1e-3)
     check = T.check_run(theta, sizes, x[:1], y[:1], n)  # N_Δ = 1 ≤ 0.1 N, loss above the floor

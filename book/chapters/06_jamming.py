@@ -34,7 +34,9 @@
 #
 # **Protocol.** At fixed architecture (fixed N) we vary P: a grid in P/N and a few bisection
 # rounds per seed, each run full-batch Adam on float64 stopped the moment $N_\Delta=0$ (the
-# authors' schedule shape with a 100× larger learning rate and far fewer steps). Every run not
+# authors' schedule shape with a larger learning rate and far fewer steps: 1e-2 in the quick
+# profile, 3e-3 in the reference profile, where at 1e-2 the five-layer nets lost their units —
+# whole runs ended with every unsatisfied datum dead; see `jamming.settings`). Every run not
 # yet fitted is then minimised on by **L-BFGS** (at most 2000 iterations in the quick profile;
 # in the reference profile until it stops by itself, ≈ 3000 at N ≈ 1000, where 2000 left runs
 # near P* short of their minimum; each result is stored, so a rebuild replays it) and

@@ -75,16 +75,17 @@ class JammingSettings:
     depth_tolerance: float = 0.15  # "depth-independent" = r* of all depths within 15 %
     min_seeds: int = 3  # fewest bracketed seeds per depth for the depth comparison
     hessian_params: int = 1000  # Hessian spectra shown only for nets with at most this many
+    workers: int = 1  # one-thread processes computing the scans (the results do not depend on it)
 
 
 PROFILE_NOTES = {
     "smoke": "seconds: every code path on tiny nets",
     "quick": ("minutes on a CPU: N ≈ 250 and 510, 3 seeds, 3000 Adam steps (lr 1e-2, then "
               "1e-3), then L-BFGS"),
-    "reference": ("N ≈ 1000, L = 2, 3, 5, 5 seeds, grids P/N per depth (L = 2: 1.5–5, L = 3: "
-                  "1.5–3, L = 5: 1–2.5), 20k Adam steps per run (≈ 7× quick), then L-BFGS "
-                  "until it stops by itself (≤ 10⁴ iterations): about an hour on one CPU core "
-                  "(the wall time is in the run's provenance)"),
+    "reference": ("N ≈ 1000, L = 2, 3, 5, 6 seeds, grids P/N per depth (L = 2: 1.5–5, L = 3: "
+                  "1.5–4, L = 5: 1–3), 20k Adam steps per run (lr 3e-3, then 3e-4), then "
+                  "L-BFGS until it stops by itself (≤ 10⁴ iterations): computed by two "
+                  "one-thread processes (the wall time is in the run's provenance)"),
     "paper": "the authors' protocol (lr 1e-4 ÷10 every 250k steps, up to 2M steps), N ≈ 2k–8k",
 }
 
@@ -96,11 +97,15 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
     quick: lr 1e-2 for 2000 steps, then 1e-3 for 1000 (the authors' schedule shape with 100×
     larger steps and ~1000× fewer of them); then every run not yet fitted is minimised on by
     L-BFGS (≤ 2000 iterations) before it is classified. reference: N ≈ 1000 for L = 2, 3, 5
-    (widths 22, 18, 14), 5 seeds, 20k steps, then L-BFGS ≤ 10⁴ iterations (at N ≈ 1000 it stops
-    by itself after ≈ 3000: 2000 left runs near P* short of their minimum); grids P/N per depth
-    (L = 2: 1.5–5, L = 3: 1.5–3, L = 5: 1–2.5), because converged L = 2 runs still fit at
-    P = 3N and L = 5 runs jam at 1.5N (the previous common grid 1.5–3, bisected by the authors'
-    rule, bracketed 1 of 5 seeds at L = 2 and at L = 5; this one 5 and 3). paper: the authors'
+    (widths 22, 18, 14), 6 seeds, 20k Adam steps at lr 3e-3 (÷10 after 10k), then L-BFGS
+    ≤ 10⁴ iterations (at N ≈ 1000 it stops by itself after ≈ 3000); grids P/N per depth
+    (L = 2: 1.5–5, L = 3: 1.5–4, L = 5: 1–3). The learning rate is 3e-3 rather than quick's
+    1e-2 because at 1e-2 the L = 5 nets lose their units: after 20k steps at P = 1.5N, with
+    h = 14 (N = 994) 2 of 5 seeds end with every unsatisfied datum dead and 2 more with half or
+    more of them, with h = 16 (N = 1296) 2 of 3 with every one; at 3e-3, h = 14, no datum is
+    dead in 3 seeds at P = N, 1.5N, 2N, and the runs fit up to P = 1.5N
+    (the previous reference, at 1e-2, bracketed 3 of 5 seeds at L = 5 and put its P*/N at 1.3,
+    half that of L = 2 and 3). A wider L = 5 net does not help at 1e-2. paper: the authors'
     protocol, MNIST parity (``dataset="mnist"``).
     """
     check_profile(profile)
@@ -118,14 +123,14 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
             parity=ScanSettings(ratios=(0.5, 8.0), n_seeds=2, rounds=1, config=config),
             window=1.0, jump_window=1.0, converge_iter=200, n_boot=20, min_seeds=2)
     elif profile == "reference":
-        config = HingeConfig(lr=1e-2, decay_every=10_000, max_steps=20_000)
+        config = HingeConfig(lr=3e-3, decay_every=10_000, max_steps=20_000)
         base = replace(
             base, random_n=(1000.0,), parity_n=(140.0,),
-            random=ScanSettings(ratios=(1.5, 2.0, 2.5, 3.0), n_seeds=5, rounds=3,
+            random=ScanSettings(ratios=(1.5, 2.0, 2.5, 3.0, 4.0), n_seeds=6, rounds=3,
                                 config=config),
-            random_ratios=((2, (1.5, 2.5, 3.5, 5.0)), (5, (1.0, 1.5, 2.0, 2.5))),
+            random_ratios=((2, (1.5, 2.5, 3.5, 5.0)), (5, (1.0, 1.5, 2.0, 2.5, 3.0))),
             parity=ScanSettings(ratios=(2.0, 4.0, 8.0), n_seeds=5, rounds=3, config=config),
-            converge_iter=10_000, n_boot=500, min_seeds=5, hessian_params=1100)
+            converge_iter=10_000, n_boot=500, min_seeds=5, hessian_params=1100, workers=2)
     elif profile == "paper":
         paper = HingeConfig(lr=1e-4, decay_every=250_000, lr_min=1e-7, max_steps=2_000_000)
         base = replace(
@@ -141,9 +146,12 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
 def random_scan(
     depth: int, n_target: float, settings: JammingSettings, seed: int = 0, *,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
+    memo: dict | None = None,
 ) -> Scan:
     """P*(N) on random data (d = h) at the width whose N is closest to ``n_target``, on the
-    depth's grid of ``settings.random_ratios`` if it has one; bisected on classified runs."""
+    depth's grid of ``settings.random_ratios`` if it has one; bisected on classified runs.
+    ``memo``: where the checks made while bisecting are kept (pass the same dict to
+    :func:`prepared`, which then reuses them)."""
     width = width_for(n_target, depth)
     grid = dict(settings.random_ratios).get(depth)
     config = settings.random if grid is None else replace(settings.random, ratios=grid)
@@ -151,16 +159,17 @@ def random_scan(
                 seed=seed, device=device, store_root=store_root,
                 name=f"jamming-random-L{depth}-h{width}", key={"data": "random"},
                 progress=f"random L={depth} h={width}",
-                label=_classified(settings, device, store_root))
+                label=_classified(settings, device, store_root, memo))
 
 
 def parity_scan(
     depth: int, n_target: float, settings: JammingSettings, dataset: str = "digits",
     seed: int = 0, *, data_root: str | os.PathLike | None = None,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
+    memo: dict | None = None,
 ) -> Scan:
     """P*(N) on the parity of ``dataset`` (d = ``settings.parity_d``); bisected on classified
-    runs."""
+    runs (``memo`` as in :func:`random_scan`)."""
     d = settings.parity_d
     width = width_for(n_target, depth, d)
     return scan(lambda s, p: parity_data(dataset, p, d, s, root=data_root), d, width, depth,
@@ -168,28 +177,29 @@ def parity_scan(
                 name=f"jamming-{dataset}-L{depth}-h{width}",
                 key={"data": "parity", "dataset": dataset},
                 progress=f"{dataset} parity L={depth} h={width}",
-                label=_classified(settings, device, store_root))
+                label=_classified(settings, device, store_root, memo))
 
 
 def _classified(settings: JammingSettings, device: str | torch.device,
-                store_root: str | os.PathLike | None) -> Callable[[Scan], Scan]:
-    """The labels that place a scan's bisection midpoints: each round's runs converged and
-    classified as in :func:`prepared` (L-BFGS results stored, each state checked once)."""
-    memo: dict = {}
-    return lambda raw: classify(raw, settings.rule, reach=settings.jump_window,
-                                converge_iter=settings.converge_iter, device=device,
-                                store_root=store_root, memo=memo)[0]
+                store_root: str | os.PathLike | None, memo: dict | None
+                ) -> Callable[[Scan], Scan]:
+    """The labels that place a scan's bisection midpoints: each round's runs as
+    :func:`prepared` labels them (L-BFGS results stored, each state checked once)."""
+    memo = {} if memo is None else memo
+    return lambda raw: prepared(raw, settings, device=device, store_root=store_root,
+                                memo=memo)[0]
 
 
 def prepared(raw: Scan, settings: JammingSettings, *, device: str | torch.device = "cpu",
-             store_root: str | os.PathLike | None = None
+             store_root: str | os.PathLike | None = None, memo: dict | None = None
              ) -> tuple[Scan, list[RunCheck | None]]:
     """Converge (L-BFGS, at most ``converge_iter`` iterations per run, each result stored under
     ``store_root``) and classify the runs of a scan (:func:`~l2lib.measure.jamming.classify`:
     SAT, jammed at a checked minimum, not converged, not checked beyond 1 + ``jump_window`` of
-    the first jammed P of each seed)."""
+    the first jammed P of each seed). ``memo``: checks already made (by state), reused."""
     return classify(raw, settings.rule, reach=settings.jump_window,
-                    converge_iter=settings.converge_iter, device=device, store_root=store_root)
+                    converge_iter=settings.converge_iter, device=device, store_root=store_root,
+                    memo=memo)
 
 
 @dataclass
@@ -207,20 +217,66 @@ class JammingResults:
 def run(settings: JammingSettings, seed: int = 0, dataset: str = "digits", *,
         data_root: str | os.PathLike | None = None, device: str | torch.device = "cpu",
         store_root: str | os.PathLike | None = None) -> JammingResults:
-    """All scans of the chapter (random data, then parity), converged by L-BFGS and classified."""
+    """All scans of the chapter (random data, then parity), converged by L-BFGS and classified.
+
+    ``settings.workers`` > 1: the scans are first computed by that many one-thread processes,
+    each scan (its runs and their L-BFGS results) by one process into ``store_root``; this
+    process then replays them all in order. The stores, and so the results, are those of one
+    worker.
+    """
+    workers = settings.workers
+    jobs = ([("random", depth, n) for depth in settings.depths for n in settings.random_n]
+            + [("parity", depth, n) for depth in settings.depths for n in settings.parity_n])
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers > 1 and len(jobs) > 1:
+        if store_root is None:
+            raise ValueError("workers > 1 needs a store_root: the processes hand their scans "
+                             "over through the result store (or set workers = 1)")
+        _fill_stores(jobs, settings, seed, dataset, data_root, str(device), store_root, workers)
     random, parity, checks = {}, {}, {}
-    for depth in settings.depths:
-        for n in settings.random_n:
-            raw = random_scan(depth, n, settings, seed, device=device, store_root=store_root)
-            random[(depth, n)], checks[("random", depth, n)] = prepared(
-                raw, settings, device=device, store_root=store_root)
-    for depth in settings.depths:
-        for n in settings.parity_n:
-            raw = parity_scan(depth, n, settings, dataset, seed, data_root=data_root,
-                              device=device, store_root=store_root)
-            parity[(depth, n)], checks[("parity", depth, n)] = prepared(
-                raw, settings, device=device, store_root=store_root)
+    for kind, depth, n in jobs:
+        _, (scan_, checks[(kind, depth, n)]) = _scan_job(
+            kind, depth, n, settings, seed, dataset, data_root, device, store_root)
+        (random if kind == "random" else parity)[(depth, n)] = scan_
     return JammingResults(settings, dataset, random, parity, checks)
+
+
+def _scan_job(kind: str, depth: int, n: float, settings: JammingSettings, seed: int,
+              dataset: str, data_root: str | os.PathLike | None, device: str | torch.device,
+              store_root: str | os.PathLike | None
+              ) -> tuple[Scan, tuple[Scan, list[RunCheck | None]]]:
+    memo: dict = {}  # each state checked once, while bisecting or after
+    if kind == "random":
+        raw = random_scan(depth, n, settings, seed, device=device, store_root=store_root,
+                          memo=memo)
+    else:
+        raw = parity_scan(depth, n, settings, dataset, seed, data_root=data_root,
+                          device=device, store_root=store_root, memo=memo)
+    return raw, prepared(raw, settings, device=device, store_root=store_root, memo=memo)
+
+
+def _store_job(job: tuple[str, int, float], settings: JammingSettings, seed: int,
+               dataset: str, data_root: str | os.PathLike | None, device: str,
+               store_root: str | os.PathLike) -> None:
+    torch.set_num_threads(1)
+    _scan_job(*job, settings, seed, dataset, data_root, device, store_root)
+
+
+def _fill_stores(jobs: Sequence[tuple[str, int, float]], settings: JammingSettings, seed: int,
+                 dataset: str, data_root: str | os.PathLike | None, device: str,
+                 store_root: str | os.PathLike, workers: int) -> None:
+    """Compute every scan of ``jobs`` into ``store_root``, one scan per process (spawned, so
+    that a notebook kernel can start them): random data first, larger N first."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ordered = sorted(jobs, key=lambda j: (j[0] != "random", -j[2]))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_store_job, job, settings, seed, dataset, data_root, device,
+                               store_root) for job in ordered]
+        for future in futures:
+            future.result()
 
 
 # --------------------------------------------------------------------------------------------

@@ -482,7 +482,9 @@ def check_run(theta: Tensor, sizes: Sequence[int], x: Tensor, y: Tensor, n: int,
     on = live > 0
     grad = torch.func.grad(loss)(theta)
     scale = float((live[on] * jac[on].norm(dim=1)).sum()) / live.numel()
-    ev, vecs = torch.linalg.eigh(torch.func.hessian(loss)(theta))
+    # reverse over reverse: at these sizes 1.5–2.5× faster than torch.func.hessian's
+    # forward over reverse, equal to rounding (tests/test_measure_jamming.py)
+    ev, vecs = torch.linalg.eigh(torch.func.jacrev(torch.func.grad(loss))(theta))
     l0 = float(loss(theta))
     probes = [("not stationary: the loss falls along −∇L", -grad / grad.norm())]
     probes += [(f"saddle: the loss falls along Hessian mode {k} (λ = {float(ev[k]):.2g})",
