@@ -90,6 +90,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_curvature.py --device cpu
 	$(PY) benchmarks/bench_regimes.py --device cpu --n-train 3000 --n-betas 3
 	$(PY) benchmarks/bench_concurrency.py
+	$(PY) benchmarks/bench_jamming_check.py
 
 clean:
 	rm -rf _build book/_build book/executed test-artifacts

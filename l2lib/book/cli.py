@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="file stem (01_onset), number (01 or 1) or name (onset)")
     run.add_argument("--chapter", action="append", default=[], dest="more_chapters",
                      metavar="CHAPTER", help="another chapter (repeatable)")
-    run.add_argument("--profile", default="quick", help="smoke, quick (default) or paper")
+    run.add_argument("--profile", default="quick",
+                     help="smoke, quick (default), reference or paper")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                      metavar=("NAME", "VALUES"), help="set a parameter of the chapters' "
                      "parameters cell, as papermill -p does (repeatable); comma-separated "

@@ -482,8 +482,9 @@ def check_run(theta: Tensor, sizes: Sequence[int], x: Tensor, y: Tensor, n: int,
     on = live > 0
     grad = torch.func.grad(loss)(theta)
     scale = float((live[on] * jac[on].norm(dim=1)).sum()) / live.numel()
-    # reverse over reverse: at these sizes 1.5–2.5× faster than torch.func.hessian's
-    # forward over reverse, equal to rounding (tests/test_measure_jamming.py)
+    # reverse over reverse: equal to torch.func.hessian's forward over reverse to rounding
+    # (tests/test_measure_jamming.py) and as fast at these sizes (ratios 0.98–1.10 at
+    # N ≈ 250–1000 on one thread, benchmarks/bench_jamming_check.py)
     ev, vecs = torch.linalg.eigh(torch.func.jacrev(torch.func.grad(loss))(theta))
     l0 = float(loss(theta))
     probes = [("not stationary: the loss falls along −∇L", -grad / grad.norm())]
