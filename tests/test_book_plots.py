@@ -106,6 +106,20 @@ def test_jamming_run_rows_rebuild_the_phase_diagram_through_a_summary_file(tmp_p
         figures.scans_from_rows([{"depth": 2}])
 
 
+def test_the_dead_data_sentence_counts_what_the_summary_holds():
+    from l2lib.book.figures import jamming as figures
+
+    counts = {"dead_runs": 122, "dead_runs_with_dead_data": 46, "dead_dead_data": 7579,
+              "dead_dead_unsatisfied": 7496}
+    text = figures.dead_data_sentence(counts)
+    assert text.startswith("46 of the 122 checked runs") and "7579 data" in text
+    assert "7496 of them unsatisfied" in text
+    none = figures.dead_data_sentence(counts | {"dead_runs_with_dead_data": 0})
+    assert none == "No datum is dead in any of the 122 checked runs."
+    with pytest.raises(ValueError, match="dead_dead_data"):
+        figures.dead_data_sentence({k: v for k, v in counts.items() if k != "dead_dead_data"})
+
+
 def test_the_reference_distance_curve_is_drawn_from_the_committed_pathfinder_store():
     from pathlib import Path
 

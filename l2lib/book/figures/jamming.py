@@ -2,7 +2,8 @@
 evidence behind each run's class, the gap distributions with the papers' slopes, the Hessian
 spectra and the isostatic count. Each function takes computed results and draws them; none
 computes a verdict. :func:`run_rows` and :func:`scans_from_rows` carry the phase diagram's runs
-through a summary file (the committed reference run's), without weights or gaps."""
+through a summary file (the committed reference run's), without weights or gaps;
+:func:`dead_data_sentence` words a summary's dead-data counts."""
 
 from __future__ import annotations
 
@@ -61,6 +62,23 @@ def scans_from_rows(rows: Sequence[Mapping[str, object]]) -> dict[tuple[int, flo
             col["seed"], zeros, col["n_delta"], zeros, np.full(len(mine), np.nan), [],
             np.empty((len(mine), 0)), zeros, pools={}, labels=col["label"])
     return out
+
+
+def dead_data_sentence(numbers: Mapping[str, object]) -> str:
+    """The dead-data counts of a chapter-6 summary (``dead_runs``, ``dead_runs_with_dead_data``,
+    ``dead_dead_data``, ``dead_dead_unsatisfied``: every run that was checked) as one sentence;
+    a ValueError names the missing counts of an older summary."""
+    keys = ("dead_runs", "dead_runs_with_dead_data", "dead_dead_data", "dead_dead_unsatisfied")
+    missing = [k for k in keys if k not in numbers]
+    if missing:
+        raise ValueError(f"the summary lacks the dead-data counts {missing} (an older run); "
+                         "rerun chapter 6 to record them")
+    runs, with_dead, dead, unsat = (int(numbers[k]) for k in keys)
+    if with_dead == 0:
+        return f"No datum is dead in any of the {runs} checked runs."
+    return (f"{with_dead} of the {runs} checked runs have dead data ({dead} data in all, "
+            f"{unsat} of them unsatisfied: inputs that reach no live unit of the last hidden "
+            "layer, left out of the gaps and of the loss that rescales them).")
 
 
 def phase_diagram(scans: Mapping[tuple[int, float], Scan], depths: Sequence[int],
