@@ -214,8 +214,10 @@ display(Markdown(report.markdown_table([
 # %% [markdown]
 # ## The reference run
 #
-# The `reference` profile runs this chapter at the scale that resolves its findings, within an hour
-# on two CPU cores (its wall time is in the provenance below). Its results are committed under
+# The `reference` profile runs this chapter at the scale that resolves its findings on two CPU
+# cores: here close to two hours, as its five-layer scan, the longest, runs last on one core
+# after the other has finished, and the checks are then replayed in one process (the wall time
+# is in the provenance below). Its results are committed under
 # `results-reference/` with their provenance (commit, parameters, machine, date, wall time) and the
 # observables behind every figure; CI recomputes their first points with the current code (`l2lib
 # reference slices`) and `l2lib results list` says whether code they depend on changed since. Its
