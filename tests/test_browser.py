@@ -56,10 +56,10 @@ CDN_MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
 ERROR_OUTPUTS = ".output.traceback, .output.error, .output.stderr"
 INJECTED = ".tag_injected-parameters"
 NAVIGATION = "#pst-primary-sidebar a[href], .bd-sidebar-primary a[href]"
-# pages whose tables must fit the 1280 px window without sideways scrolling
 # a screenshot is a record for the reader of the artifacts, not a check: its first 12,000 px
 SCREENSHOT_MAX_HEIGHT = 12_000
 SCREENSHOT_TIMEOUT_MS = 120_000
+# pages whose tables must fit the 1280 px window without sideways scrolling
 FITTING_TABLES = {"executed/reproducibility.html"}
 # MathJax 3 has typeset a page once its startup promise resolves (false: no MathJax on the page)
 MATHJAX_DONE = """async () => {
