@@ -1,29 +1,21 @@
 """The transition detector of chapter 3: simultaneous jumps per seed, matched across seeds.
 
-Fixture: the authors' published MNIST sweep (tests/fixtures/authors_mnist_sweep.csv, derived from
-github.com/andresfernando-git/Neural-Network-paper, arXiv 2512.11866; see the file's header).
+Fixture: the authors' published MNIST sweep, seed by seed (l2lib/data/authors/mnist_sweep_seeds.csv,
+derived from github.com/andresfernando-git/Neural-Network-paper, arXiv 2512.11866; see the file's
+header), read by :func:`l2lib.data.published.authors_mnist_seeds`.
 """
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from l2lib.analysis import staircase
+from l2lib.data.published import authors_mnist_seeds
 
-FIXTURE = Path(__file__).parent / "fixtures" / "authors_mnist_sweep.csv"
 PAPER_T = (0.0248, 0.0374, 0.0590, 0.0738, 0.0845)
 
 
 def authors_sweep() -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-    lines = [ln for ln in FIXTURE.read_text().splitlines() if not ln.startswith("#")]
-    names = lines[0].split(",")
-    table = np.genfromtxt(lines[1:], delimiter=",")
-    col = {n: table[:, i] for i, n in enumerate(names)}
-    seeds = [{"norm": col[f"norm_{s}"], "train_ce": col[f"train_ce_{s}"],
-              "test_ce": col[f"test_ce_{s}"], "test_acc": col[f"test_acc_pct_{s}"] / 100}
-             for s in (1, 2, 3)]
-    return col["beta"], seeds
+    return authors_mnist_seeds()
 
 
 def test_the_authors_curves_give_exactly_their_five_transitions():

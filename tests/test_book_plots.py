@@ -153,3 +153,75 @@ def test_the_reference_vae_loop_is_drawn_from_the_committed_sweeps():
     assert [r["sweep"] for r in rows] == ["up", "down"]
     assert all(loop.lams[0] <= r["β of total collapse"] <= loop.lams[-1] for r in rows)
     plt.close(fig)
+
+
+def _evidence(*zs, beta=0.025):
+    from l2lib.analysis.staircase import SeedJump
+    from l2lib.analysis.weak_jumps import Evidence
+    return Evidence(tuple(None if z is None else SeedJump(0, beta, {"norm": z, "test_ce": 3.0})
+                          for z in zs))
+
+
+def _strengths(near_t1, elsewhere=(), authors_elsewhere=(), counted_t1=False):
+    from l2lib.book.figures.regimes import JumpStrengths
+    strong = _evidence(20.0, 19.0, 18.0)
+    return JumpStrengths(paper=(0.0248, 0.0374), near=(near_t1, strong), elsewhere=elsewhere,
+                         authors_near=(strong, strong), authors_elsewhere=authors_elsewhere,
+                         counted=(counted_t1, True))
+
+
+def test_the_jump_strength_sentence_tells_weak_from_absent_from_missed_by_the_threshold():
+    from l2lib.book.figures import regimes as figures
+    rival = (_evidence(4.6, 6.5, 5.9, beta=0.0119),)
+    weak = figures.jump_strength_sentence(_strengths(_evidence(5.3, 6.7, 5.1),
+                                                     authors_elsewhere=rival))
+    assert "T1 is seen in 3 of 3 seeds at z = 5.1–6.7" in weak
+    assert "(≤ 5.3) would also count an event at β ≈ 0.0119 in the authors' curves" in weak
+    assert "no threshold on this statistic counts T1" in weak and "T2" not in weak
+    stronger = figures.jump_strength_sentence(_strengths(_evidence(7.0, 7.5, 6.8),
+                                                         authors_elsewhere=rival))
+    assert "a lower threshold would count it" in stronger and "no threshold" not in stronger
+    absent = figures.jump_strength_sentence(_strengths(_evidence(None, None, None)))
+    assert absent.startswith("T1 is absent here")
+    lone = figures.jump_strength_sentence(_strengths(_evidence(6.0, None, None)))
+    assert "fewer than a majority of seeds" in lone
+    assert figures.jump_strength_sentence(_strengths(_evidence(9.0, 9.0, 9.0),
+                                                     counted_t1=True)) == ""
+
+
+def test_the_jump_strength_table_shows_every_paper_transition_and_the_strongest_rival():
+    from l2lib.book.figures import regimes as figures
+    rows = figures.jump_strength_rows(_strengths(
+        _evidence(5.3, None, 5.1), authors_elsewhere=(_evidence(4.6, 6.5, 5.9, beta=0.0119),)))
+    assert [r[""] for r in rows] == ["T1 (paper β = 0.0248)", "T2 (paper β = 0.0374)",
+                                     "strongest event away from every T_k"]
+    assert rows[0]["z here (seeds)"] == "5.3, –, 5.1" and rows[0]["counted here"] == "no"
+    assert rows[2]["z here (seeds)"] == "none in a majority of seeds"
+    assert rows[2]["z, authors' curves (seeds)"] == "4.6, 6.5, 5.9 at β ≈ 0.0119"
+
+
+def _hierarchy(betas_found):
+    import numpy as np
+
+    from l2lib.analysis.staircase import SeedJump, Transition
+    from l2lib.experiments.regimes import Hierarchy
+    found = [Transition(b, b - 2e-4, b + 2e-4, (SeedJump(0, b, {}),)) for b in betas_found]
+    n = len(found)
+    return Hierarchy(betas=np.linspace(0, 0.1, 11), transitions=found, indices=[[0] * n],
+                     plateaus=np.linspace(0.9, 0.1, n + 1)[None, :], recognised=[[[]] * (n + 1)],
+                     lost=[[[k] for k in range(n)]], tau=np.array([1.0]),
+                     mean_accuracy=np.zeros(11))
+
+
+def test_the_transition_table_pairs_each_transition_with_the_nearest_paper_value():
+    from l2lib.book.figures import regimes as figures
+    rows = figures.transition_rows(_hierarchy([0.0363, 0.0613, 0.0755, 0.0859]), "mnist-10k")
+    assert [(r[""], r["paper"], r["β (median [seeds])"].split()[0]) for r in rows] == [
+        ("–", "T1", "not"), ("T1", "T2", "0.0363"), ("T2", "T3", "0.0613"),
+        ("T3", "T4", "0.0755"), ("T4", "T5", "0.0859")]
+    assert rows[1]["paper accuracy after"] == "62%" and rows[0]["paper β"] == "0.0248"
+    extra = figures.transition_rows(_hierarchy([0.012, 0.0251, 0.0374, 0.059, 0.0738, 0.0845]),
+                                    "mnist")
+    assert [r["paper"] for r in extra] == ["–", "T1", "T2", "T3", "T4", "T5"]
+    digits = figures.transition_rows(_hierarchy([0.02, 0.05]), "digits")
+    assert [r[""] for r in digits] == ["T1", "T2"] and all("paper" not in k for k in digits[0])

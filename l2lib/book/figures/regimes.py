@@ -1,16 +1,20 @@
 """Figures of chapter 3 (accuracy regimes): observables along the sweep with the detected and the
-published transitions, the per-digit heat map, Hessian eigenvalues at checkpoints and controls."""
+published transitions, the per-digit heat map, Hessian eigenvalues at checkpoints and controls,
+and how strong each transition's jump is here and in the authors' curves."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from l2lib.analysis import weak_jumps
 from l2lib.book import plots
+from l2lib.experiments import regimes
 from l2lib.experiments.regimes import Hierarchy
 from l2lib.train.sweep import SweepResult
 
@@ -135,3 +139,146 @@ def stationarity(up: SweepResult, h: Hierarchy | None = None) -> Figure:
     plots.label(ax, "β", "‖∇L_β‖ / ‖βθ‖", "how far each sweep point is from a minimum of L_β",
                 legend=True)
     return fig
+
+
+def transition_rows(h: Hierarchy, dataset: str) -> list[dict[str, str]]:
+    """:func:`l2lib.experiments.regimes.table_rows` (one row per detected transition, this run's
+    numbering) with, for MNIST-type data, the paper's T_k each is paired with
+    (:func:`~l2lib.experiments.regimes.paired_transitions`, nearest one to one) instead of the
+    k-th, and a "not found" row for each paper T_k no detected transition pairs with; rows in
+    increasing β."""
+    rows = [{k: str(v) for k, v in r.items() if not k.startswith("paper")}
+            for r in regimes.table_rows(h, dataset)]
+    if dataset not in regimes.MNIST_TYPE:
+        return rows
+    paper_t, paper_p = regimes.PAPER_MNIST["transitions"], regimes.PAPER_MNIST["plateaus"]
+    paired = regimes.paired_transitions(h.transitions, paper_t)
+    partner = {id(t): k for k, t in enumerate(paired) if t is not None}
+    keyed = []
+    for row, t in zip(rows, h.transitions, strict=True):
+        k = partner.get(id(t))
+        keyed.append((t.beta, row | (
+            {"paper": "–", "paper β": "–", "paper accuracy after": "–"} if k is None else
+            {"paper": f"T{k + 1}", "paper β": f"{paper_t[k]:g}",
+             "paper accuracy after": f"{paper_p[k]:.0%}"})))
+    for k, t in enumerate(paired):
+        if t is None:
+            keyed.append((paper_t[k], {"": "–", "β (median [seeds])": "not found",
+                                       "seeds": "–", "accuracy after": "–", "digits lost": "–",
+                                       "paper": f"T{k + 1}", "paper β": f"{paper_t[k]:g}",
+                                       "paper accuracy after": f"{paper_p[k]:.0%}"}))
+    return [row for _, row in sorted(keyed, key=lambda item: item[0])]
+
+
+# --------------------------------------------------------------------------------------------
+# How strong each transition is, here and in the authors' curves (l2lib.analysis.weak_jumps)
+
+def sweep_signals(up: SweepResult) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """(β ascending, one dict of the detector's :data:`~l2lib.experiments.regimes.SIGNALS` per
+    seed) of a sweep."""
+    up = up.ascending()
+    n_seeds = up.obs["test_acc"].shape[1]
+    return up.lams, [{n: up.obs[n][:, s] for n in regimes.SIGNALS} for s in range(n_seeds)]
+
+
+@dataclass(frozen=True)
+class JumpStrengths:
+    """The detector's statistic at each paper T_k (``near[k]``) and at the events away from all
+    of them seen in a majority of seeds (``elsewhere``, strongest first), for this run and for
+    the authors' curves; ``counted[k]``: whether this run counted a transition paired with T_k."""
+
+    paper: tuple[float, ...]
+    near: tuple[weak_jumps.Evidence, ...]
+    elsewhere: tuple[weak_jumps.Evidence, ...]
+    authors_near: tuple[weak_jumps.Evidence, ...]
+    authors_elsewhere: tuple[weak_jumps.Evidence, ...]
+    counted: tuple[bool, ...]
+
+
+def jump_strengths(up: SweepResult, h: Hierarchy,
+                   authors: tuple[np.ndarray, Sequence[dict[str, np.ndarray]]], *,
+                   paper: Sequence[float] = tuple(regimes.PAPER_MNIST["transitions"]),
+                   window: float = regimes.TOL_T, z_floor: float = 4.0) -> JumpStrengths:
+    """Per seed, the strongest sub-threshold jump within ``window`` of each paper T_k, and the
+    events farther than ``window`` from all of them, in ``up`` and in ``authors`` ((β, seeds) as
+    :func:`l2lib.data.published.authors_mnist_seeds` returns), with chapter 3's spread."""
+    lams, seeds = sweep_signals(up)
+    a_lams, a_seeds = authors
+    kw = {"window": window, "z_floor": z_floor, "spread": regimes.JUMP_SPREAD}
+    paired = regimes.paired_transitions(h.transitions, list(paper))
+    return JumpStrengths(
+        paper=tuple(float(t) for t in paper),
+        near=tuple(weak_jumps.evidence_near(lams, seeds, t, **kw) for t in paper),
+        elsewhere=tuple(weak_jumps.events_elsewhere(lams, seeds, paper, **kw)),
+        authors_near=tuple(weak_jumps.evidence_near(a_lams, a_seeds, t, **kw) for t in paper),
+        authors_elsewhere=tuple(weak_jumps.events_elsewhere(a_lams, a_seeds, paper, **kw)),
+        counted=tuple(p is not None and abs(p.beta - t) <= window
+                      for p, t in zip(paired, paper, strict=True)))
+
+
+def _zs(e: weak_jumps.Evidence | None) -> str:
+    if e is None:
+        return "none in a majority of seeds"
+    return ", ".join("–" if np.isnan(z) else f"{z:.1f}" for z in e.strengths)
+
+
+def jump_strength_rows(s: JumpStrengths) -> list[dict[str, str]]:
+    """A table: each paper T_k and the strongest event away from all of them (seen in a
+    majority of seeds), with the seeds' z here and in the authors' curves."""
+    rows = [{"": f"T{k + 1} (paper β = {t:g})", "counted here": "yes" if c else "no",
+             "z here (seeds)": _zs(e), "z, authors' curves (seeds)": _zs(a)}
+            for k, (t, e, a, c) in enumerate(zip(s.paper, s.near, s.authors_near, s.counted,
+                                                 strict=True))]
+    here = s.elsewhere[0] if s.elsewhere else None
+    there = s.authors_elsewhere[0] if s.authors_elsewhere else None
+
+    def at(e: weak_jumps.Evidence | None) -> str:
+        return "" if e is None else f" at β ≈ {e.beta:.3g}"
+
+    rows.append({"": "strongest event away from every T_k", "counted here": "no",
+                 "z here (seeds)": _zs(here) + at(here),
+                 "z, authors' curves (seeds)": _zs(there) + at(there)})
+    return rows
+
+
+def jump_strength_sentence(s: JumpStrengths) -> str:
+    """For each paper T_k this run did not count: absent, seen in too few seeds, or counted by a
+    threshold only if that threshold also counts an event that is no transition (here or in the
+    authors' curves, where the paper counts five), or else missed only by the threshold.
+    Empty if every T_k was counted."""
+    rivals = [(e, "here") for e in s.elsewhere[:1]] + [
+        (e, "in the authors' curves, which the paper does not count")
+        for e in s.authors_elsewhere[:1]]
+    parts = []
+    for k, (e, a, counted) in enumerate(zip(s.near, s.authors_near, s.counted, strict=True)):
+        if counted:
+            continue
+        name, n = f"T{k + 1}", len(e.per_seed)
+        if e.n_seeds == 0:
+            parts.append(f"{name} is absent here: no seed has a jump of z ≥ 4 within reach of "
+                         "the paper's value")
+            continue
+        z = e.strengths[np.isfinite(e.strengths)]
+        text = (f"{name} is seen in {e.n_seeds} of {n} seeds at z = {z.min():.1f}–{z.max():.1f}"
+                f", below the detector's threshold {weak_jumps.Z_STRONG:g}")
+        if a.n_seeds:
+            za = a.strengths[np.isfinite(a.strengths)]
+            text += f" (the authors' {name}: {za.min():.1f}–{za.max():.1f})"
+        need = e.majority_strength
+        if not np.isfinite(need):
+            parts.append(text + "; fewer than a majority of seeds show it at all")
+            continue
+        beaten = [(r, where) for r, where in rivals if r.majority_strength >= need]
+        if beaten:
+            text += (f". A threshold low enough to count it in a majority of seeds (≤ {need:.1f})"
+                     " would also count " + " and ".join(
+                         f"an event at β ≈ {r.beta:.3g} {where} "
+                         f"(majority z {r.majority_strength:.1f})" for r, where in beaten)
+                     + f": no threshold on this statistic counts {name} without counting "
+                     + ("that event" if len(beaten) == 1 else "those events") + " too")
+        else:
+            text += (f"; in a majority of seeds it is stronger ({need:.1f}) than every event away "
+                     "from the transitions, here and in the authors' curves: a lower threshold "
+                     "would count it")
+        parts.append(text)
+    return ". ".join(parts) + ("." if parts else "")

@@ -1,0 +1,96 @@
+"""Sub-threshold jumps (l2lib.analysis.weak_jumps): a weak common jump is seen in every seed
+below the detector's threshold, noise is not an event, and on the authors' published curves their
+T1 is strong while the one uncounted event (β ≈ 0.012) is weak."""
+
+import numpy as np
+import pytest
+
+from l2lib.analysis import staircase, weak_jumps
+from l2lib.data.published import authors_mnist_seeds
+
+LAMS = np.round(np.arange(301) * 2e-4, 10)
+WEAK, STRONG = 100, 200  # grid steps (i, i + 1) of the planted jumps
+
+
+def planted_seed(rng: np.random.Generator, weak: float = 5.5, strong: float = 25.0,
+                 at_weak: int = WEAK) -> dict[str, np.ndarray]:
+    """Four signals: random walks with drift (unit increments) plus a level shift of ``weak``
+    and ``strong`` increments' s.d. at two steps, in each signal's transition direction."""
+    out = {}
+    for name, direction in staircase.DIRECTIONS.items():
+        if name not in ("norm", "train_ce", "test_ce", "test_acc"):
+            continue
+        steps = rng.normal(0.2, 1.0, LAMS.size - 1)
+        steps[at_weak] += weak
+        steps[STRONG] += strong
+        out[name] = direction * np.concatenate([[0.0], np.cumsum(steps)])
+    return out
+
+
+def test_a_weak_common_jump_is_seen_below_the_threshold_in_every_seed():
+    rng = np.random.default_rng(3)
+    seeds = [planted_seed(rng) for _ in range(3)]
+    found = staircase.detect(LAMS, seeds)
+    assert [round(t.beta, 4) for t in found] == [round(0.5 * (LAMS[STRONG] + LAMS[STRONG + 1]),
+                                                       4)]
+    weak = weak_jumps.evidence_near(LAMS, seeds, LAMS[WEAK], window=1e-3)
+    assert weak.n_seeds == 3
+    assert np.all((weak.strengths >= 4) & (weak.strengths < weak_jumps.Z_STRONG))
+    assert 4 <= weak.majority_strength < weak_jumps.Z_STRONG
+    assert weak.beta == pytest.approx(0.5 * (LAMS[WEAK] + LAMS[WEAK + 1]))
+    strong = weak_jumps.evidence_near(LAMS, seeds, LAMS[STRONG], window=1e-3)
+    assert np.all(strong.strengths >= weak_jumps.Z_STRONG)
+
+
+def test_noise_alone_gives_no_evidence_and_no_event():
+    rng = np.random.default_rng(4)
+    seeds = [planted_seed(rng, weak=0.0) for _ in range(3)]
+    nothing = weak_jumps.evidence_near(LAMS, seeds, LAMS[WEAK], window=1e-3)
+    assert nothing.n_seeds == 0 and np.isnan(nothing.majority_strength)
+    assert np.isnan(nothing.beta)
+    assert weak_jumps.events_elsewhere(LAMS, seeds, [LAMS[STRONG]], window=1e-3) == []
+
+
+def test_jumps_at_different_steps_in_each_seed_are_no_common_event():
+    rng = np.random.default_rng(5)
+    seeds = [planted_seed(rng, at_weak=at) for at in (60, 100, 140)]
+    assert weak_jumps.events_elsewhere(LAMS, seeds, [LAMS[STRONG]], window=1e-3) == []
+    common = [planted_seed(rng) for _ in range(3)]
+    events = weak_jumps.events_elsewhere(LAMS, common, [LAMS[STRONG]], window=1e-3)
+    assert len(events) == 1 and abs(events[0].beta - LAMS[WEAK]) < 1e-3
+
+
+def test_majority_strength_is_the_threshold_a_majority_passes():
+    def jump(z: float) -> staircase.SeedJump:
+        return staircase.SeedJump(0, 0.01, {"norm": z, "train_ce": 1.0})
+
+    assert weak_jumps.Evidence((jump(5.0), jump(7.0), jump(6.0))).majority_strength == 6.0
+    assert np.isnan(weak_jumps.Evidence((jump(5.0), None, None)).majority_strength)
+    assert weak_jumps.Evidence((jump(5.0), None, jump(9.0), None)).n_seeds == 2
+
+
+def test_on_the_authors_curves_t1_is_strong_and_the_uncounted_event_weak():
+    lams, seeds = authors_mnist_seeds()
+    t1 = weak_jumps.evidence_near(lams, seeds, 0.0248, window=0.005, spread=8e-4)
+    assert np.all(t1.strengths >= weak_jumps.Z_STRONG)
+    paper = (0.0248, 0.0374, 0.0590, 0.0738, 0.0845)
+    events = weak_jumps.events_elsewhere(lams, seeds, paper, window=0.005, spread=8e-4)
+    assert len(events) == 1
+    assert events[0].beta == pytest.approx(0.012, abs=5e-4)
+    assert 4 <= events[0].majority_strength < weak_jumps.Z_STRONG
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"z_floor": 2.0}, "z_floor"), ({"z_strong": 5.0}, "z_strong"), ({"spread": -1.0}, "spread")])
+def test_bad_settings_are_named(kwargs, match):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=match):
+        weak_jumps.candidates(LAMS, planted_seed(rng), **kwargs)
+
+
+def test_windows_must_be_positive():
+    seeds = [planted_seed(np.random.default_rng(1))]
+    with pytest.raises(ValueError, match="window"):
+        weak_jumps.evidence_near(LAMS, seeds, 0.02, window=0.0)
+    with pytest.raises(ValueError, match="window"):
+        weak_jumps.events_elsewhere(LAMS, seeds, [0.02], window=-1.0)
