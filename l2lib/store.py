@@ -299,6 +299,7 @@ class SweepStore:
         self.modules = module_hashes(dependencies(roots, include_book=outside))
         self.code = code_version(self.modules)
         self.config = jsonable(config)
+        _refuse_export_folder(Path(root).expanduser(), name)
         self.path = Path(root).expanduser() / f"{name}-{config_key(config, self.code)}"
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -400,6 +401,29 @@ class SweepStore:
             if state is not None:
                 return start, state
         return 0, None
+
+
+def _refuse_export_folder(root: Path, name: str) -> None:
+    """A StoreError if ``root`` holds this store exported as CSV (:func:`export_store_csv`): a
+    folder of exported results (e.g. ``results-reference/<chapter>/stores``) has no weights to
+    resume from, so a run pointed at it would silently compute everything again beside them."""
+    if not root.is_dir():
+        return
+    exported_name = re.compile(re.escape(name) + r"-[0-9a-f]{16}\.json")
+    for sidecar in root.iterdir():
+        table = sidecar.with_suffix(".csv")
+        if not (exported_name.fullmatch(sidecar.name) and table.is_file()):
+            continue
+        try:
+            exported = json.loads(sidecar.read_text()).get("format") == CSV_FORMAT
+        except (OSError, ValueError, AttributeError):
+            continue
+        if exported:
+            raise StoreError(
+                f"{root} holds the store {name!r} exported as CSV ({table.name}), not a result "
+                "store: a run here would compute everything again. Read exported results with "
+                "l2lib.book.reference.load_reference_run(...).sweep(name); give new runs their "
+                "own results folder (--results / store_root)")
 
 
 def open_store(

@@ -187,3 +187,19 @@ def test_a_sweep_reused_by_another_chapter_keeps_its_key(tmp_path, opener):
     direct, reused = open_from("l2lib.book.notebooks"), open_from("l2lib.experiments.pathfinder")
     assert direct.path == reused.path
     assert "l2lib.experiments.pathfinder" not in reused.modules
+
+
+def test_a_folder_of_exported_results_is_not_a_store(tmp_path):
+    """Pointing a run at exported CSV results (no weights to resume from) is an error naming
+    the fix, not a silent recomputation beside them; other stores there are unaffected."""
+    from l2lib.store import export_store_csv
+    source = SweepStore(tmp_path / "runs", "sweep-a", {"lr": 0.1})
+    source.save(0, 0.0, {"x": np.array([1.0])})
+    exported = tmp_path / "exported"
+    export_store_csv(source.path, exported)
+    with pytest.raises(StoreError, match="exported as CSV .*own results folder"):
+        SweepStore(exported, "sweep-a", {"lr": 0.1})
+    with pytest.raises(StoreError, match="exported as CSV"):  # any config: it is the folder
+        SweepStore(exported, "sweep-a", {"lr": 0.2})
+    assert SweepStore(exported, "sweep-b", {"lr": 0.1}).path.parent == exported
+    assert SweepStore(exported, "sweep", {"lr": 0.1}).path.parent == exported  # a prefix only
