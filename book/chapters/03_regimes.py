@@ -247,7 +247,11 @@ if ref_up is not None:
 # published per-seed curves (full MNIST), and the strongest event away from every T_k that a
 # majority of seeds show (`l2lib.analysis.weak_jumps`). A threshold counts an event only if a
 # majority of seeds pass it, so a missed transition can be counted without counting an event
-# that is no transition only if a majority of its seeds are stronger than that event's.
+# that is no transition only if a majority of its seeds are stronger than that event's. These
+# are the z the detector counts with, its noise floor included: each signal's scale is at least
+# 10⁻³ of its whole range along the sweep, and for ‖θ‖ that range is set by its collapse right
+# after β = 0, so the floor caps ‖θ‖'s z at the weaker jumps (here at T1; not at the authors'
+# much larger jumps).
 
 # %%
 strength_of = (ref_up, ref_h) if ref_up is not None else (
