@@ -94,3 +94,22 @@ def test_windows_must_be_positive():
         weak_jumps.evidence_near(LAMS, seeds, 0.02, window=0.0)
     with pytest.raises(ValueError, match="window"):
         weak_jumps.events_elsewhere(LAMS, seeds, [0.02], window=-1.0)
+
+
+def test_the_detector_counts_an_event_up_to_its_majority_strength():
+    rng = np.random.default_rng(3)
+    seeds = [planted_seed(rng) for _ in range(3)]
+    weak = weak_jumps.evidence_near(LAMS, seeds, LAMS[WEAK], window=1e-3)
+    m = weak.majority_strength
+
+    def counted(z_strong: float) -> bool:
+        return any(abs(t.beta - weak.beta) < 1e-3
+                   for t in staircase.detect(LAMS, seeds, z_strong=z_strong))
+
+    assert counted(m - 1e-6) and not counted(m + 1e-6)
+    lams, authors = authors_mnist_seeds()
+    paper = (0.0248, 0.0374, 0.0590, 0.0738, 0.0845)
+    (event,) = weak_jumps.events_elsewhere(lams, authors, paper, window=0.005, spread=8e-4)
+    m = event.majority_strength
+    assert len(staircase.detect(lams, authors, spread=8e-4, z_strong=m - 1e-6)) == 6
+    assert len(staircase.detect(lams, authors, spread=8e-4, z_strong=m + 1e-6)) == 5

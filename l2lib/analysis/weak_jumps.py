@@ -16,10 +16,11 @@ measures both with the detector's own statistic, so that "not found" can be read
   transition.
 
 A candidate's *strength* is the largest z over its signals at its step (:func:`strength`). An
-event is counted by a threshold up to its :attr:`Evidence.majority_strength` (a majority of seeds
-must pass it). So if a missed transition's majority strength is at most an event's that is no
-transition, no threshold counts the one without the other. Nothing here changes a verdict;
-chapter 3 uses it to say why a transition was not counted.
+event is counted by a threshold up to its :attr:`Evidence.majority_strength` (a majority of
+seeds must pass it; tested against the detector). So if a missed transition's majority strength
+is at most that of an event that is no transition, no threshold counts the one without the
+other. Nothing here changes a verdict; chapter 3 uses it to say why a transition was not
+counted.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ Z_STRONG = float(inspect.signature(seed_jumps).parameters["z_strong"].default)
 
 
 def strength(jump: SeedJump) -> float:
-    """The largest z over the signals of a jump (the quantity ``z_strong`` is compared with)."""
+    """The largest z over the signals of a jump, at its step or within the detector's
+    ``window`` of it (:attr:`SeedJump.zscores`): the quantity ``z_strong`` is compared with."""
     return max(jump.zscores.values())
 
 
