@@ -185,7 +185,8 @@ def sweep_signals(up: SweepResult) -> tuple[np.ndarray, list[dict[str, np.ndarra
 class JumpStrengths:
     """The detector's statistic at each paper T_k (``near[k]``) and at the events away from all
     of them seen in a majority of seeds (``elsewhere``, strongest first), for this run and for
-    the authors' curves; ``counted[k]``: whether this run counted a transition paired with T_k."""
+    the authors' curves; ``counted[k]``: whether this run counted a transition paired with T_k;
+    ``z_floor``: the smallest z looked at."""
 
     paper: tuple[float, ...]
     near: tuple[weak_jumps.Evidence, ...]
@@ -193,6 +194,7 @@ class JumpStrengths:
     authors_near: tuple[weak_jumps.Evidence, ...]
     authors_elsewhere: tuple[weak_jumps.Evidence, ...]
     counted: tuple[bool, ...]
+    z_floor: float = 4.0
 
 
 def jump_strengths(up: SweepResult, h: Hierarchy,
@@ -213,7 +215,8 @@ def jump_strengths(up: SweepResult, h: Hierarchy,
         authors_near=tuple(weak_jumps.evidence_near(a_lams, a_seeds, t, **kw) for t in paper),
         authors_elsewhere=tuple(weak_jumps.events_elsewhere(a_lams, a_seeds, paper, **kw)),
         counted=tuple(p is not None and abs(p.beta - t) <= window
-                      for p, t in zip(paired, paper, strict=True)))
+                      for p, t in zip(paired, paper, strict=True)),
+        z_floor=z_floor)
 
 
 def _zs(e: weak_jumps.Evidence | None) -> str:
@@ -255,12 +258,13 @@ def jump_strength_sentence(s: JumpStrengths) -> str:
             continue
         name, n = f"T{k + 1}", len(e.per_seed)
         if e.n_seeds == 0:
-            parts.append(f"{name} is absent here: no seed has a jump of z ≥ 4 within reach of "
-                         "the paper's value")
+            parts.append(f"{name} is absent here: no seed has a jump of z ≥ {s.z_floor:g} "
+                         "within reach of the paper's value")
             continue
         z = e.strengths[np.isfinite(e.strengths)]
         text = (f"{name} is seen in {e.n_seeds} of {n} seeds at z = {z.min():.1f}–{z.max():.1f}"
-                f", below the detector's threshold {weak_jumps.Z_STRONG:g}")
+                f", short of the detector's threshold {weak_jumps.Z_STRONG:g} in a majority of "
+                "seeds")
         if a.n_seeds:
             za = a.strengths[np.isfinite(a.strengths)]
             text += f" (the authors' {name}: {za.min():.1f}–{za.max():.1f})"
