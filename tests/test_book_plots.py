@@ -184,7 +184,7 @@ def test_the_jump_strength_sentence_tells_weak_from_absent_from_missed_by_the_th
     absent = figures.jump_strength_sentence(_strengths(_evidence(None, None, None)))
     assert absent.startswith("T1 is absent here")
     lone = figures.jump_strength_sentence(_strengths(_evidence(6.0, None, None)))
-    assert "fewer than a majority of seeds" in lone
+    assert "seen in 1 of 3 seeds at z = 6.0," in lone and "fewer than a majority of seeds" in lone
     assert figures.jump_strength_sentence(_strengths(_evidence(9.0, 9.0, 9.0),
                                                      counted_t1=True)) == ""
 
@@ -197,6 +197,10 @@ def test_the_jump_strength_table_shows_every_paper_transition_and_the_strongest_
                                      "strongest event away from every T_k"]
     assert rows[0]["z here (seeds)"] == "5.3, –, 5.1" and rows[0]["counted here"] == "no"
     assert rows[2]["z here (seeds)"] == "none in a majority of seeds"
+    assert rows[2]["counted here"] == "–"
+    extra = figures.jump_strength_rows(_strengths(_evidence(5.3, 6.0, 5.1),
+                                                  elsewhere=(_evidence(9.0, 8.5, 3.0),)))
+    assert extra[2]["counted here"] == "yes"
     assert rows[2]["z, authors' curves (seeds)"] == "4.6, 6.5, 5.9 at β ≈ 0.0119"
 
 

@@ -225,6 +225,11 @@ def _zs(e: weak_jumps.Evidence | None) -> str:
     return ", ".join("–" if np.isnan(z) else f"{z:.1f}" for z in e.strengths)
 
 
+def _span(e: weak_jumps.Evidence) -> str:
+    z = e.strengths[np.isfinite(e.strengths)]
+    return f"{z.min():.1f}" if z.min() == z.max() else f"{z.min():.1f}–{z.max():.1f}"
+
+
 def jump_strength_rows(s: JumpStrengths) -> list[dict[str, str]]:
     """A table: each paper T_k and the strongest event away from all of them (seen in a
     majority of seeds), with the seeds' z here and in the authors' curves."""
@@ -238,7 +243,9 @@ def jump_strength_rows(s: JumpStrengths) -> list[dict[str, str]]:
     def at(e: weak_jumps.Evidence | None) -> str:
         return "" if e is None else f" at β ≈ {e.beta:.3g}"
 
-    rows.append({"": "strongest event away from every T_k", "counted here": "no",
+    counted = "–" if here is None else (
+        "yes" if here.majority_strength >= weak_jumps.Z_STRONG else "no")
+    rows.append({"": "strongest event away from every T_k", "counted here": counted,
                  "z here (seeds)": _zs(here) + at(here),
                  "z, authors' curves (seeds)": _zs(there) + at(there)})
     return rows
@@ -261,13 +268,11 @@ def jump_strength_sentence(s: JumpStrengths) -> str:
             parts.append(f"{name} is absent here: no seed has a jump of z ≥ {s.z_floor:g} "
                          "within reach of the paper's value")
             continue
-        z = e.strengths[np.isfinite(e.strengths)]
-        text = (f"{name} is seen in {e.n_seeds} of {n} seeds at z = {z.min():.1f}–{z.max():.1f}"
+        text = (f"{name} is seen in {e.n_seeds} of {n} seeds at z = {_span(e)}"
                 f", short of the detector's threshold {weak_jumps.Z_STRONG:g} in a majority of "
                 "seeds")
         if a.n_seeds:
-            za = a.strengths[np.isfinite(a.strengths)]
-            text += f" (the authors' {name}: {za.min():.1f}–{za.max():.1f})"
+            text += f" (the authors' {name}: {_span(a)})"
         need = e.majority_strength
         if not np.isfinite(need):
             parts.append(text + "; fewer than a majority of seeds show it at all")
