@@ -227,5 +227,6 @@ def test_the_transition_table_pairs_each_transition_with_the_nearest_paper_value
     extra = figures.transition_rows(_hierarchy([0.012, 0.0251, 0.0374, 0.059, 0.0738, 0.0845]),
                                     "mnist")
     assert [r["paper"] for r in extra] == ["–", "T1", "T2", "T3", "T4", "T5"]
+    assert figures.transition_rows(_hierarchy([]), "mnist-10k") == []  # nothing resolved
     digits = figures.transition_rows(_hierarchy([0.02, 0.05]), "digits")
     assert [r[""] for r in digits] == ["T1", "T2"] and all("paper" not in k for k in digits[0])

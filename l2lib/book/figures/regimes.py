@@ -146,10 +146,11 @@ def transition_rows(h: Hierarchy, dataset: str) -> list[dict[str, str]]:
     numbering) with, for MNIST-type data, the paper's T_k each is paired with
     (:func:`~l2lib.experiments.regimes.paired_transitions`, nearest one to one) instead of the
     k-th, and a "not found" row for each paper T_k no detected transition pairs with; rows in
-    increasing β."""
+    increasing β. No rows when nothing was detected (a grid too coarse to resolve jumps: the
+    findings say "not measurable", not "not found")."""
     rows = [{k: str(v) for k, v in r.items() if not k.startswith("paper")}
             for r in regimes.table_rows(h, dataset)]
-    if dataset not in regimes.MNIST_TYPE:
+    if dataset not in regimes.MNIST_TYPE or not h.transitions:
         return rows
     paper_t, paper_p = regimes.PAPER_MNIST["transitions"], regimes.PAPER_MNIST["plateaus"]
     paired = regimes.paired_transitions(h.transitions, paper_t)
