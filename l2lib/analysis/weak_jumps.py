@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from l2lib.analysis.staircase import SeedJump, match_seeds, seed_jumps
+from l2lib.analysis.staircase import SeedJump, match_seeds, seed_jumps, spread_steps
 
 Signals = Mapping[str, Sequence[float]]
 
@@ -46,15 +46,6 @@ def strength(jump: SeedJump) -> float:
     return max(jump.zscores.values())
 
 
-def max_width(lams: Sequence[float], spread: float) -> int:
-    """Grid steps a jump may spread over for a β width ``spread``, as
-    :func:`l2lib.analysis.staircase.detect` sets it (at least 1)."""
-    if spread < 0:
-        raise ValueError(f"spread must be >= 0 (a β width), got {spread}")
-    step = float(np.median(np.diff(np.asarray(lams, dtype=np.float64))))
-    return max(1, int(np.floor(spread / step + 1e-9)))
-
-
 def candidates(lams: Sequence[float], signals: Signals, *, z_floor: float = 4.0,
                spread: float = 0.0, **rule: Any) -> list[SeedJump]:
     """One seed's steps that pass the detector's rule with ``z_strong`` lowered to ``z_floor``;
@@ -64,7 +55,7 @@ def candidates(lams: Sequence[float], signals: Signals, *, z_floor: float = 4.0,
     z_weak = float(rule.get("z_weak", 2.5))
     if not z_floor >= z_weak:
         raise ValueError(f"z_floor ({z_floor}) must be at least z_weak ({z_weak})")
-    return seed_jumps(lams, signals, z_strong=z_floor, max_width=max_width(lams, spread), **rule)
+    return seed_jumps(lams, signals, z_strong=z_floor, max_width=spread_steps(lams, spread), **rule)
 
 
 @dataclass(frozen=True)
@@ -139,3 +130,45 @@ def events_elsewhere(lams: Sequence[float], seeds: Sequence[Signals], betas: Seq
                  if far(j)] for s in seeds]
     events = [Evidence(t.per_seed) for t in match_seeds(per_seed, match=match)]
     return sorted(events, key=lambda e: -e.majority_strength)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The strong thresholds ``z_strong`` in (``low``, ``high``] at which the detector counts
+    exactly the given transitions (one within ``window`` of each given β) and nothing else:
+    ``high`` is the weakest given transition's majority strength, ``low`` the strongest other
+    event's (or the ``z_floor`` looked down to, when there is none above it). Empty when
+    ``high`` ≤ ``low`` or a given transition has no candidate (``high`` NaN)."""
+
+    low: float
+    high: float
+
+    @property
+    def empty(self) -> bool:
+        """True when no threshold counts exactly the given transitions."""
+        return not self.high > self.low
+
+    def __contains__(self, z_strong: float) -> bool:
+        return not self.empty and self.low < z_strong <= self.high
+
+    def overlap(self, other: Thresholds) -> Thresholds:
+        """The thresholds in both ranges (empty if none)."""
+        return Thresholds(max(self.low, other.low), min(self.high, other.high))
+
+    def __str__(self) -> str:
+        return "none" if self.empty else f"({self.low:.3g}, {self.high:.3g}]"
+
+
+def exact_thresholds(lams: Sequence[float], seeds: Sequence[Signals], betas: Sequence[float],
+                     *, window: float, z_floor: float = 4.0, spread: float = 0.0,
+                     **rule: Any) -> Thresholds:
+    """The :class:`Thresholds` at which the detector counts exactly one transition near each of
+    ``betas`` (e.g. the paper's T_k) in ``seeds``, from :func:`evidence_near` and
+    :func:`events_elsewhere` with the same rule."""
+    near = [evidence_near(lams, seeds, b, window=window, z_floor=z_floor, spread=spread,
+                          **rule).majority_strength for b in betas]
+    others = events_elsewhere(lams, seeds, betas, window=window, z_floor=z_floor, spread=spread,
+                              **rule)
+    low = max([z_floor, *(e.majority_strength for e in others)])
+    high = float("nan") if any(np.isnan(near)) else float(min(near))
+    return Thresholds(float(low), high)

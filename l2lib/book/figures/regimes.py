@@ -148,8 +148,7 @@ def transition_rows(h: Hierarchy, dataset: str) -> list[dict[str, str]]:
     k-th, and a "not found" row for each paper T_k no detected transition pairs with; rows in
     increasing β. No rows when nothing was detected (a grid too coarse to resolve jumps: the
     findings say "not measurable", not "not found")."""
-    rows = [{k: str(v) for k, v in r.items() if not k.startswith("paper")}
-            for r in regimes.table_rows(h, dataset)]
+    rows = [{k: str(v) for k, v in r.items()} for r in regimes.table_rows(h, dataset)]
     if dataset not in regimes.MNIST_TYPE or not h.transitions:
         return rows
     paper_t, paper_p = regimes.PAPER_MNIST["transitions"], regimes.PAPER_MNIST["plateaus"]
