@@ -202,3 +202,24 @@ def test_plateaus_recognised_digits_and_ranks_of_a_regained_digit():
     assert never.tolist() == [-np.inf]
     area = staircase.survival(np.arange(10.0), per_class)
     assert area[0] > area[1] > area[2]  # regained class 1 survives longer than class 2
+
+
+def test_the_floor_is_relative_to_the_range_after_the_burn_in():
+    """A noise-free signal (MAD 0, so the floor sets the scale) that collapses from 100 to 30
+    in the burn-in, then drifts and jumps by 0.2 once: the jump's z is 0.2 / (floor × the range
+    after the burn-in), not the 70-times-smaller value the collapse's range would allow."""
+    lams = np.linspace(0, 0.1, 201)
+    first = staircase.scored_from(lams)
+    assert lams[first] < 0.05 * 0.1 <= lams[first + 1]  # steps ending below 5 % are ignored
+    assert staircase.scored_from(lams + 0.01) == 0  # no β = 0: nothing ignored
+    norm = 30 - 10 * lams - 0.2 * (np.arange(lams.size) > 120)
+    norm[:first] = np.linspace(100, norm[first], first + 1)[:-1]
+    after = float(norm[first:].max() - norm[first:].min())
+    jumps = staircase.seed_jumps(lams, {"norm": norm}, min_signals=1, witnesses=())
+    assert [j.index for j in jumps] == [120]
+    # the drift is the median change, so the jump's excess over it is 0.2
+    assert jumps[0].zscores["norm"] == pytest.approx(0.2 / (1e-3 * after))
+    whole = staircase.step_zscores(lams, norm, direction=-1.0)[120]
+    assert whole < 0.05 * jumps[0].zscores["norm"]  # the whole range's floor hides it
+    explicit = staircase.step_zscores(lams, norm, direction=-1.0, span=after)[120]
+    assert explicit == pytest.approx(jumps[0].zscores["norm"])

@@ -113,3 +113,35 @@ def test_the_detector_counts_an_event_up_to_its_majority_strength():
     m = event.majority_strength
     assert len(staircase.detect(lams, authors, spread=8e-4, z_strong=m - 1e-6)) == 6
     assert len(staircase.detect(lams, authors, spread=8e-4, z_strong=m + 1e-6)) == 5
+
+
+def test_exact_thresholds_are_where_the_detector_counts_exactly_the_given_transitions():
+    rng = np.random.default_rng(3)
+    seeds = [planted_seed(rng) for _ in range(3)]
+    strong_only = weak_jumps.exact_thresholds(LAMS, seeds, [LAMS[STRONG]], window=1e-3)
+    weak = weak_jumps.evidence_near(LAMS, seeds, LAMS[WEAK], window=1e-3).majority_strength
+    assert strong_only.low == pytest.approx(weak) and not strong_only.empty
+    inside = 0.5 * (strong_only.low + strong_only.high)
+    assert inside in strong_only and strong_only.low not in strong_only
+    assert len(staircase.detect(LAMS, seeds, z_strong=inside)) == 1
+    assert len(staircase.detect(LAMS, seeds, z_strong=strong_only.low - 1e-6)) == 2
+    assert len(staircase.detect(LAMS, seeds, z_strong=strong_only.high + 1e-6)) == 0
+    # asking for the weak jump alone: the strong one is an event elsewhere, stronger than it
+    weak_only = weak_jumps.exact_thresholds(LAMS, seeds, [LAMS[WEAK]], window=1e-3)
+    assert weak_only.empty and 9.0 not in weak_only and str(weak_only) == "none"
+    both = weak_jumps.exact_thresholds(LAMS, seeds, [LAMS[WEAK], LAMS[STRONG]], window=1e-3)
+    assert both.low == 4.0 and both.high == pytest.approx(weak)  # nothing else above z 4
+    assert strong_only.overlap(both).empty  # one counts the weak jump, the other does not
+    absent = weak_jumps.exact_thresholds(LAMS, seeds, [0.03, LAMS[STRONG]], window=1e-3)
+    assert np.isnan(absent.high) and absent.empty  # nothing near β = 0.03
+
+
+def test_the_authors_curves_admit_thresholds_from_their_uncounted_event_to_their_t4():
+    lams, seeds = authors_mnist_seeds()
+    paper = (0.0248, 0.0374, 0.0590, 0.0738, 0.0845)
+    admitted = weak_jumps.exact_thresholds(lams, seeds, paper, window=0.005, spread=8e-4)
+    assert admitted.low == pytest.approx(5.9, abs=0.05)  # the event at β ≈ 0.012
+    assert 16 < admitted.high < 19 and weak_jumps.Z_STRONG in admitted
+    for z, n in ((admitted.low - 1e-6, 6), (admitted.low + 1e-6, 5), (admitted.high, 5),
+                 (admitted.high + 1e-6, 4)):
+        assert len(staircase.detect(lams, seeds, spread=8e-4, z_strong=z)) == n

@@ -278,6 +278,55 @@ def test_findings_negative_controls():
                                  "mnist", 2e-4).verdict is Verdict.DISAGREES
 
 
+def authors_hierarchy(start: float = 0.0, **rule) -> regimes.Hierarchy:
+    """A Hierarchy of the authors' published per-seed curves from β ≥ ``start`` (transitions
+    and signals only: the count and positions findings need no more)."""
+    from l2lib.data.published import authors_mnist_seeds
+
+    lams, seeds = authors_mnist_seeds()
+    keep = lams >= start
+    lams, seeds = lams[keep], [{n: v[keep] for n, v in s.items()} for s in seeds]
+    rule = {"spread": regimes.JUMP_SPREAD, **rule}
+    found = staircase.detect(lams, seeds, **rule)
+    n, k = len(seeds), len(found)
+    return regimes.Hierarchy(lams, found, [[0] * k] * n, np.zeros((n, k + 1)),
+                             [[[]] * (k + 1)] * n, [[[]] * k] * n, np.full(n, np.nan),
+                             np.zeros(lams.size), tuple(seeds), rule)
+
+
+def test_a_missed_transition_that_an_admitted_threshold_counts_is_undecided_not_agreed():
+    """The authors' curves at a strong threshold above their T4's majority strength (17.3)
+    give four; every threshold the same curves admit, e.g. the default 8, gives five: the
+    count and positions are undecided, never 'agrees', and 'disagrees' without the check."""
+    h = authors_hierarchy(z_strong=18.0)
+    assert len(h.transitions) == 4
+    check = regimes.threshold_check(h)
+    assert check.used == 18.0 and check.five_at_probe
+    assert check.here.low == pytest.approx(check.authors.low)
+    assert check.authors.low < check.probe <= check.authors.high < 18.0
+    count = regimes.finding_count(h, "mnist", 2e-4, check)
+    assert count.verdict is Verdict.UNDECIDED and "z ≥ 18" in count.note
+    assert regimes.finding_count(h, "mnist", 2e-4).verdict is Verdict.DISAGREES
+    positions = regimes.finding_positions(h, "mnist", 2e-4, check)
+    assert positions.verdict is Verdict.UNDECIDED and "T4 only at z ≥" in positions.companion
+    found = {f.key: f for f in regimes.findings(h, dataset="mnist", beta_step=2e-4)}
+    assert found["regimes.count"].verdict is Verdict.UNDECIDED
+
+
+def test_a_transition_absent_from_the_run_still_disagrees_with_the_check():
+    """Without the grid below β = 0.03 the authors' T1 is not in the data: no threshold finds
+    five, so the count and positions disagree (must not be undecided)."""
+    h = authors_hierarchy(start=0.03)
+    assert len(h.transitions) == 4
+    check = regimes.threshold_check(h)
+    assert check.here.empty and not check.five_at_probe and np.isnan(check.probe)
+    assert regimes.finding_count(h, "mnist", 2e-4, check).verdict is Verdict.DISAGREES
+    positions = regimes.finding_positions(h, "mnist", 2e-4, check)
+    assert positions.verdict is Verdict.DISAGREES and "T1 not found" in positions.companion
+    with pytest.raises(ValueError, match="no signals"):
+        regimes.threshold_check(replace(h, signals=()))
+
+
 def test_paired_transitions_are_one_to_one():
     def at(beta):
         return staircase.Transition(beta, beta, beta, ())

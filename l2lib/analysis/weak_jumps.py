@@ -19,8 +19,9 @@ A candidate's *strength* is the largest z over its signals at its step (:func:`s
 event is counted by a threshold up to its :attr:`Evidence.majority_strength` (a majority of
 seeds must pass it; tested against the detector). So if a missed transition's majority strength
 is at most that of an event that is no transition, no threshold counts the one without the
-other. Nothing here changes a verdict; chapter 3 uses it to say why a transition was not
-counted.
+other. :func:`exact_thresholds` gives the range of thresholds that count exactly the given
+transitions; chapter 3 compares that range on its run and on the authors' curves to tell a
+transition missed by the threshold from one that is not there (``regimes.threshold_check``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,10 @@ class Thresholds:
     exactly the given transitions (one within ``window`` of each given β) and nothing else:
     ``high`` is the weakest given transition's majority strength, ``low`` the strongest other
     event's (or the ``z_floor`` looked down to, when there is none above it). Empty when
-    ``high`` ≤ ``low`` or a given transition has no candidate (``high`` NaN)."""
+    ``high`` ≤ ``low`` or a given transition has no candidate (``high`` NaN). An estimate from
+    the strongest candidates: a seed's second candidate within ``window`` of a given β is not
+    looked at, so confirm a threshold by running the detector there (as
+    :func:`l2lib.experiments.regimes.threshold_check` does)."""
 
     low: float
     high: float
