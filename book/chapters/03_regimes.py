@@ -239,7 +239,7 @@ if ref_up is not None:
     plt.show()
 
 # %% [markdown]
-# ### How strong is each transition? Why T1 is not counted on 8,000 digits
+# ### How strong is each transition? Why T1 is not counted at the threshold 8
 #
 # The detector counts a jump whose strongest signal reaches a robust z of 8 (the threshold its
 # tests pin on the authors' curves). Below, each seed's strongest jump within 0.005 of each of
@@ -250,8 +250,9 @@ if ref_up is not None:
 # that is no transition only if a majority of its seeds are stronger than that event's. These
 # are the z the detector counts with, its noise floor included: each signal's scale is at least
 # 10⁻³ of its range over the steps the rule scores, i.e. after the burn-in. (Until December 2026
-# the floor used the whole range, which for ‖θ‖ is set by its collapse right after β = 0; that
-# capped T1's z here at 5.3, 6.7 and 5.1.)
+# the floor used the whole range, which for ‖θ‖ is set by its collapse right after β = 0; in the
+# previous reference run that capped T1's z at 5.3, 6.7 and 5.1, where the same curves give 7.5,
+# 9.1 and 6.7 with the floor after the burn-in.)
 #
 # The threshold 8 is this companion's choice, not the paper's: on the authors' curves every
 # threshold between their uncounted event and their weakest transition gives exactly their five.
