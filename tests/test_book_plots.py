@@ -230,3 +230,22 @@ def test_the_transition_table_pairs_each_transition_with_the_nearest_paper_value
     assert figures.transition_rows(_hierarchy([]), "mnist-10k") == []  # nothing resolved
     digits = figures.transition_rows(_hierarchy([0.02, 0.05]), "digits")
     assert [r[""] for r in digits] == ["T1", "T2"] and all("paper" not in k for k in digits[0])
+
+
+def test_jump_strengths_use_the_hierarchys_own_signals_and_rule():
+    from dataclasses import replace
+
+    from l2lib.book.figures import regimes as figures
+    from l2lib.data.published import authors_mnist_seeds
+    from l2lib.experiments import regimes
+
+    with pytest.raises(ValueError, match="no signals"):
+        figures.jump_strengths(_hierarchy([0.03]), authors_mnist_seeds())
+    lams, seeds = authors_mnist_seeds()
+    wide = replace(_hierarchy([]), betas=lams, signals=tuple(seeds),
+                   rule={"spread": regimes.JUMP_SPREAD, "z_strong": 30.0})
+    s = figures.jump_strengths(wide, (lams, seeds))
+    # the same curves on both sides: the same strengths, whatever the hierarchy's z_strong
+    assert [e.majority_strength for e in s.near] == [e.majority_strength for e in s.authors_near]
+    narrow = figures.jump_strengths(replace(wide, rule={"spread": 0.0}), (lams, seeds))
+    assert narrow.near[3].majority_strength != s.near[3].majority_strength  # the spread is used

@@ -263,11 +263,10 @@ if ref_up is not None:
 # is no transition) they disagree.
 
 # %%
-strength_of = (ref_up, ref_h) if ref_up is not None else (
-    (up.result, h) if data.name in regimes.MNIST_TYPE and profile in ("reference", "paper")
-    else None)
+strength_of = ref_h if ref_up is not None else (
+    h if data.name in regimes.MNIST_TYPE and profile in ("reference", "paper") else None)
 if strength_of is not None:
-    strengths = figures.jump_strengths(*strength_of, authors_mnist_seeds())
+    strengths = figures.jump_strengths(strength_of, authors_mnist_seeds())
     display(Markdown(report.markdown_table(figures.jump_strength_rows(strengths))))
     display(Markdown(figures.jump_strength_sentence(strengths)
                      or "Every one of the paper's transitions is counted here."))

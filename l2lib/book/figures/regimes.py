@@ -173,14 +173,6 @@ def transition_rows(h: Hierarchy, dataset: str) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------------------------
 # How strong each transition is, here and in the authors' curves (l2lib.analysis.weak_jumps)
 
-def sweep_signals(up: SweepResult) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-    """(β ascending, one dict of the detector's :data:`~l2lib.experiments.regimes.SIGNALS` per
-    seed) of a sweep."""
-    up = up.ascending()
-    n_seeds = up.obs["test_acc"].shape[1]
-    return up.lams, [{n: up.obs[n][:, s] for n in regimes.SIGNALS} for s in range(n_seeds)]
-
-
 @dataclass(frozen=True)
 class JumpStrengths:
     """The detector's statistic at each paper T_k (``near[k]``) and at the events away from all
@@ -197,16 +189,20 @@ class JumpStrengths:
     z_floor: float = 4.0
 
 
-def jump_strengths(up: SweepResult, h: Hierarchy,
+def jump_strengths(h: Hierarchy,
                    authors: tuple[np.ndarray, Sequence[dict[str, np.ndarray]]], *,
                    paper: Sequence[float] = tuple(regimes.PAPER_MNIST["transitions"]),
                    window: float = regimes.TOL_T, z_floor: float = 4.0) -> JumpStrengths:
     """Per seed, the strongest sub-threshold jump within ``window`` of each paper T_k, and the
-    events farther than ``window`` from all of them, in ``up`` and in ``authors`` ((β, seeds) as
-    :func:`l2lib.data.published.authors_mnist_seeds` returns), with chapter 3's spread."""
-    lams, seeds = sweep_signals(up)
+    events farther than ``window`` from all of them, in the sweep behind ``h`` (its signals and
+    detector settings but ``z_strong``) and in ``authors`` ((β, seeds) as
+    :func:`l2lib.data.published.authors_mnist_seeds` returns)."""
+    if not h.signals:
+        raise ValueError("the hierarchy holds no signals: build it with regimes.hierarchy()")
+    lams, seeds = h.betas, h.signals
     a_lams, a_seeds = authors
-    kw = {"window": window, "z_floor": z_floor, "spread": regimes.JUMP_SPREAD}
+    rule = {k: v for k, v in h.rule.items() if k != "z_strong"}
+    kw = {"window": window, "z_floor": z_floor, **rule}
     paired = regimes.paired_transitions(h.transitions, list(paper))
     return JumpStrengths(
         paper=tuple(float(t) for t in paper),
