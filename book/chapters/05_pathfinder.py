@@ -216,7 +216,10 @@ display(Markdown(figures.findings_table(found)))
 # `results-reference/` with their provenance (commit, parameters, machine, date, wall time) and the
 # observables behind every figure; CI recomputes their first points with the current code (`l2lib
 # reference slices`) and `l2lib results list` says whether code they depend on changed since. Its
-# findings, as that run recorded them:
+# findings, as that run recorded them. One of them depends on the machine: the same code and
+# settings gave one class switch at the path's last step (4 and 7 lost, 9 gained) on an AVX-512
+# EPYC and none on an AVX2-only one (three pure losses on both), so a single run's switch
+# verdict is not a robust result.
 
 # %%
 ref = reference.load_reference_run(reference_dir, "05_pathfinder")
