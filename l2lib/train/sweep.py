@@ -11,7 +11,9 @@ Each takes an ``observe(model, value)`` callback returning a dict of per-member 
 axis K); ``value`` is the (K,) tensor of the members' swept value. Given a
 :class:`~l2lib.store.SweepStore`, finished points are written as they complete and skipped on a
 rerun. Every point's data order (and any noise of the objective) comes from seeds derived from
-(member seed, point index), so a resumed sweep equals an uninterrupted one.
+(member seed, point index), so a resumed sweep equals an uninterrupted one. A warm sweep's
+``data_order="fixed"`` instead repeats each member's data order at every point (common random
+numbers: neighbouring points then differ by the swept value, not by the minibatch sampling).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ PointObjective = Callable[[torch.Tensor, int], tuple[Any, ErrorFn | None]]
 """``point_objective(value, index)`` → (λ, error_fn) of the sweep point with swept ``value``
 (K,) at grid position ``index``; ``error_fn`` None means the default error."""
 DIRECTIONS = ("up", "down")
+DATA_ORDERS = ("fresh", "fixed")
+"""A warm sweep's data order across points: ``"fresh"`` draws a new order at every point (a
+shuffling data loader that runs on, as in the papers' scripts); ``"fixed"`` repeats the member's
+order at every point (the same minibatch sequence at every λ: common random numbers)."""
 
 
 def check_grid(lams: Sequence[float] | np.ndarray, name: str = "λ") -> np.ndarray:
@@ -96,7 +102,7 @@ def _warm_points(
     config: TrainConfig, observe: Observer, ref: Sequence[torch.Tensor] | None,
     store: SweepStore | None, keep_states: bool, jitter: float, progress: bool | str | None,
     error_fn: ErrorFn | None, point_objective: PointObjective | None,
-    first_config: TrainConfig | None,
+    first_config: TrainConfig | None, data_order: str,
 ) -> list[dict[str, np.ndarray]]:
     """The observations of every point of a warm sweep visiting ``order`` (resumed from the
     store's newest intact point with weights)."""
@@ -117,7 +123,9 @@ def _warm_points(
         if point_objective is not None:
             lam, point_error = point_objective(value, i)
         point_config = first_config if i == 0 and first_config is not None else config
-        result = train(model, x, y, lam=lam, config=point_config, ref=ref, shuffle_seeds=seeds,
+        order_seeds = seeds if data_order == "fresh" else list(model.seeds)
+        result = train(model, x, y, lam=lam, config=point_config, ref=ref,
+                       shuffle_seeds=order_seeds,
                        error_fn=point_error, where=f"{direction} sweep point {i}")
         obs = _to_numpy(observe(model, value))
         obs["epochs"] = result.epochs
@@ -148,6 +156,7 @@ def warm_sweep(
     error_fn: ErrorFn | None = None,
     point_objective: PointObjective | None = None,
     first_config: TrainConfig | None = None,
+    data_order: str = "fresh",
 ) -> SweepResult:
     """Warm-started sweep over ``lams`` (ascending grid; visited reversed if direction='down').
 
@@ -160,7 +169,11 @@ def warm_sweep(
     ``jitter`` > 0 adds Gaussian noise of std jitter/sqrt(fan_in) to the weights before each
     point (``model`` must have ``perturb_``): it lets an unstable state (a saddle, such as θ = 0
     below λ_c for one hidden layer) escape in finite time, while a stable minimum absorbs it.
+    ``data_order`` (:data:`DATA_ORDERS`): ``"fresh"``, a new data order at every point, or
+    ``"fixed"``, each member's order repeated at every point (the jitter stays fresh).
     """
+    if data_order not in DATA_ORDERS:
+        raise ValueError(f"data_order must be one of {DATA_ORDERS}, got {data_order!r}")
     if jitter < 0:
         raise ValueError(f"jitter must be >= 0, got {jitter}")
     if direction not in DIRECTIONS:
@@ -173,7 +186,8 @@ def warm_sweep(
         records = _warm_points(model, x, y, order, direction, config=config, observe=observe,
                                ref=ref, store=store, keep_states=keep_states, jitter=jitter,
                                progress=progress, error_fn=error_fn,
-                               point_objective=point_objective, first_config=first_config)
+                               point_objective=point_objective, first_config=first_config,
+                               data_order=data_order)
     obs = {k: np.stack([r[k] for r in records]) for k in records[0]}
     return SweepResult(order.copy(), obs, direction)
 
