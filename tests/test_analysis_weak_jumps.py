@@ -131,6 +131,9 @@ def test_exact_thresholds_are_where_the_detector_counts_exactly_the_given_transi
     assert weak_only.empty and 9.0 not in weak_only and str(weak_only) == "none"
     both = weak_jumps.exact_thresholds(LAMS, seeds, [LAMS[WEAK], LAMS[STRONG]], window=1e-3)
     assert both.low == 4.0 and both.high == pytest.approx(weak)  # nothing else above z 4
+    assert both.floor and not strong_only.floor  # 4 is where the search stopped, not an event
+    assert str(both) == f"up to {both.high:.3g} (no other event at z ≥ 4)"
+    assert str(strong_only) == f"({strong_only.low:.3g}, {strong_only.high:.3g}]"
     assert strong_only.overlap(both).empty  # one counts the weak jump, the other does not
     absent = weak_jumps.exact_thresholds(LAMS, seeds, [0.03, LAMS[STRONG]], window=1e-3)
     assert np.isnan(absent.high) and absent.empty  # nothing near β = 0.03
@@ -145,3 +148,17 @@ def test_the_authors_curves_admit_thresholds_from_their_uncounted_event_to_their
     for z, n in ((admitted.low - 1e-6, 6), (admitted.low + 1e-6, 5), (admitted.high, 5),
                  (admitted.high + 1e-6, 4)):
         assert len(staircase.detect(lams, seeds, spread=8e-4, z_strong=z)) == n
+
+
+@pytest.mark.parametrize("a,b,floor", [
+    (weak_jumps.Thresholds(4.0, 9.0, floor=True), weak_jumps.Thresholds(5.9, 17.3), False),
+    (weak_jumps.Thresholds(6.5, 9.0), weak_jumps.Thresholds(4.0, 17.3, floor=True), False),
+    (weak_jumps.Thresholds(4.0, 9.0, floor=True), weak_jumps.Thresholds(4.0, 17.3, floor=True),
+     True),
+    (weak_jumps.Thresholds(4.0, 9.0, floor=True), weak_jumps.Thresholds(3.0, 17.3), True),
+    (weak_jumps.Thresholds(4.0, 9.0), weak_jumps.Thresholds(4.0, 17.3, floor=True), False),
+])
+def test_an_overlap_starts_at_the_floor_only_where_no_event_sets_its_lower_end(a, b, floor):
+    both = a.overlap(b)
+    assert both.low == max(a.low, b.low) and both.high == min(a.high, b.high)
+    assert both.floor is floor and b.overlap(a).floor is floor

@@ -177,6 +177,10 @@ def test_profiles_quick_is_the_defaults_and_reference_is_the_paper_grid_up_and_d
     ref = regimes.settings("reference")
     assert len(ref.betas) == 501 and ref.sweep_down and ref.n_seeds == 3
     assert ref.early_stopping == "authors" and ref.first_train.max_epochs == 50
+    assert ref.data_order == "fixed"  # common random numbers; quick and paper as the authors
+    assert regimes.settings("quick").data_order == regimes.settings("paper").data_order == "fresh"
+    with pytest.raises(ValueError, match="data_order must be one of"):
+        regimes.settings("quick", data_order="same")
     assert regimes.settings("quick", lr=1e-2).train.lr == 1e-2
     assert regimes.settings("quick", beta_max=None) == regimes.RegimeSettings()
     with pytest.raises(ValueError, match="early_stopping"):
@@ -325,6 +329,8 @@ def test_a_transition_absent_from_the_run_still_disagrees_with_the_check():
     assert positions.verdict is Verdict.DISAGREES and "T1 not found" in positions.companion
     with pytest.raises(ValueError, match="no signals"):
         regimes.threshold_check(replace(h, signals=()))
+    with pytest.raises(ValueError, match=r"cross-seed settings \['match'\]"):
+        regimes.threshold_check(replace(h, rule={**h.rule, "match": 1e-3}))
 
 
 def test_paired_transitions_are_one_to_one():

@@ -11,6 +11,7 @@ from l2lib.measure import observables as measure
 from l2lib.models.mlp import mlp
 from l2lib.store import SweepStore
 from l2lib.train.loop import DivergenceError, TrainConfig, train
+from l2lib.train.losses import member_error
 from l2lib.train.sweep import check_grid, independent_sweep, warm_sweep
 
 CONFIG = TrainConfig(lr=0.05, batch_size=16, max_epochs=6, patience=2)
@@ -192,3 +193,52 @@ def test_nan_data_and_diverging_training_raise_and_store_nothing(tmp_path, make_
         warm_sweep(mlp(4, [5], 2, seeds=[4], dtype=torch.float64), x, y, [0.1, 0.2],
                    config=config, observe=observer(x, y), progress=False, store=store)
     assert store.finished() == 0 and not list(store.path.glob("point-*"))
+
+
+def first_minibatches(data_order):
+    """The labels of the first minibatch each point of a four-point warm sweep trains on."""
+    x, y = toy()
+    seen, ends = [], []
+
+    def error(model, xb, yb):
+        seen.append(yb.clone())
+        return member_error(model(xb), yb, "cross_entropy")
+
+    def observe(model, lam):
+        ends.append(len(seen))
+        return {"norm": model.parameter_norm()}
+
+    warm_sweep(mlp(4, [3], 2, seeds=[0, 1], dtype=torch.float64), x, y, [0.0, 0.1, 0.2, 0.3],
+               config=CONFIG, observe=observe, error_fn=error, data_order=data_order,
+               progress=False)
+    return [seen[i] for i in [0, *ends[:-1]]]
+
+
+def test_a_fixed_data_order_repeats_each_members_minibatches_at_every_point():
+    fixed, fresh = first_minibatches("fixed"), first_minibatches("fresh")
+    assert all(torch.equal(b, fixed[0]) for b in fixed)
+    assert not all(torch.equal(b, fresh[0]) for b in fresh)
+    assert not torch.equal(fixed[0][0], fixed[0][1])  # each member keeps its own order
+    x, y = toy()
+    with pytest.raises(ValueError, match="data_order must be one of"):
+        warm_sweep(mlp(4, [3], 2, dtype=torch.float64), x, y, [0.0], config=CONFIG,
+                   observe=observer(x, y), data_order="same")
+
+
+def test_a_fixed_data_order_makes_neighbouring_points_differ_less_common_random_numbers():
+    """Minibatch noise is what makes neighbouring λ of a warm sweep differ beyond the trend:
+    repeating the data order removes the part that changes from point to point, so the training
+    loss along λ is smoother (mean |second difference| per member) for every member."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 8, generator=gen, dtype=torch.float64)
+    noise = 0.3 * torch.randn(256, generator=gen, dtype=torch.float64)
+    y = (x[:, 0] + 0.5 * x[:, 1] + noise > 0).long()
+    config = TrainConfig(lr=0.02, batch_size=16, max_epochs=2, patience=2)
+    rough = {}
+    for order in ("fresh", "fixed"):
+        res = warm_sweep(mlp(8, [16], 2, seeds=list(range(4)), dtype=torch.float64), x, y,
+                         np.linspace(0.0, 0.02, 15), config=config, data_order=order,
+                         observe=lambda m, lam: {"ce": measure.error(m, x, y, "cross_entropy")},
+                         progress=False)
+        rough[order] = np.abs(np.diff(res.obs["ce"], 2, axis=0)).mean(axis=0)
+    assert np.all(rough["fixed"] < rough["fresh"])

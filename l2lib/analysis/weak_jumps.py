@@ -146,6 +146,9 @@ class Thresholds:
 
     low: float
     high: float
+    floor: bool = False
+    """True when no other event reached ``low``: it is then the ``z_floor`` looked down to, not
+    an event's strength, and the range may reach lower."""
 
     @property
     def empty(self) -> bool:
@@ -157,10 +160,16 @@ class Thresholds:
 
     def overlap(self, other: Thresholds) -> Thresholds:
         """The thresholds in both ranges (empty if none)."""
-        return Thresholds(max(self.low, other.low), min(self.high, other.high))
+        low = max(self.low, other.low)
+        floor = all(t.floor for t in (self, other) if t.low == low)
+        return Thresholds(low, min(self.high, other.high), floor)
 
     def __str__(self) -> str:
-        return "none" if self.empty else f"({self.low:.3g}, {self.high:.3g}]"
+        if self.empty:
+            return "none"
+        if self.floor:
+            return f"up to {self.high:.3g} (no other event at z ≥ {self.low:.3g})"
+        return f"({self.low:.3g}, {self.high:.3g}]"
 
 
 def exact_thresholds(lams: Sequence[float], seeds: Sequence[Signals], betas: Sequence[float],
@@ -173,6 +182,7 @@ def exact_thresholds(lams: Sequence[float], seeds: Sequence[Signals], betas: Seq
                           **rule).majority_strength for b in betas]
     others = events_elsewhere(lams, seeds, betas, window=window, z_floor=z_floor, spread=spread,
                               **rule)
-    low = max([z_floor, *(e.majority_strength for e in others)])
+    strongest_other = max([e.majority_strength for e in others], default=-np.inf)
+    low = max(z_floor, strongest_other)
     high = float("nan") if any(np.isnan(near)) else float(min(near))
-    return Thresholds(float(low), high)
+    return Thresholds(float(low), high, floor=bool(strongest_other < z_floor))

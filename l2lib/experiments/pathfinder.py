@@ -355,20 +355,31 @@ def _with_position(obs: dict[str, np.ndarray], points: list[Params]) -> dict[str
     return obs
 
 
+def _targets_net(data: Dataset, settings: PathfinderSettings, n_targets: int,
+                 seed: int) -> EnsembleMLP:
+    """An ensemble with one member per target minimum (member seeds 100·seed + i)."""
+    return _net(data, settings.hidden, settings.activation,
+                [100 * seed + i for i in range(n_targets)])
+
+
+def _path_key(data: Dataset, settings: PathfinderSettings) -> dict[str, Any]:
+    """What keys the stores of the paths between minima besides their own settings."""
+    return {"data": _data_key(data), "hidden": settings.hidden,
+            "activation": settings.activation}
+
+
 def minima_paths(data: Dataset, minima: Minima, settings: PathfinderSettings, seed: int = 0,
                  store_root: str | FilePath | None = None, betas: np.ndarray | None = None,
                  progress: bool | str | None = None) -> Path:
     """The paper's paths M1 → M2 … Mn: Pathfinder from M1 towards each other minimum on
     ``betas`` (default ``settings.betas``; a prefix of it gives the first points of the full
     paths, the path being causal); stored and resumable."""
-    net = _net(data, settings.hidden, settings.activation,
-               [100 * seed + i for i in range(minima.n_targets)])
+    net = _targets_net(data, settings, minima.n_targets, seed)
     net.load_state_dict(minima.start())
-    key = {"data": _data_key(data), "hidden": settings.hidden,
-           "activation": settings.activation}
     return find_path(net, data.x_train, data.y_train, minima.ends(),
                      settings.betas if betas is None else betas, config=settings.path_train,
-                     store_root=store_root, name=f"pathfinder-{data.name}", key=key,
+                     store_root=store_root, name=f"pathfinder-{data.name}",
+                     key=_path_key(data, settings),
                      progress=progress if progress is not None else "Pathfinder M1 → Mj")
 
 
@@ -379,14 +390,12 @@ def connect_minima(data: Dataset, minima: Minima, settings: PathfinderSettings,
     and trained Bezier curves between the same minima; stored and resumable."""
     k = minima.n_targets
     start, end = minima.start(), minima.ends()
-    net = _net(data, settings.hidden, settings.activation, [100 * seed + i for i in range(k)])
-    key = {"data": _data_key(data), "hidden": settings.hidden,
-           "activation": settings.activation}
+    net = _targets_net(data, settings, k, seed)
     path = minima_paths(data, minima, settings, seed, store_root, progress=progress)
     curve, bezier_cost = train_bezier(net, start, end, data.x_train, data.y_train,
                                       config=settings.bezier_train, seed=seed,
                                       store_root=store_root, name=f"bezier-{data.name}",
-                                      key=key)
+                                      key=_path_key(data, settings))
     ts = np.linspace(0.0, 1.0, settings.n_t)
     curves = {"linear": linear_path(start, end, ts), "Bezier": curve.points(ts)}
     chain, where = polyline(path.points() + [end], settings.per_segment)

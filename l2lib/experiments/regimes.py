@@ -644,6 +644,11 @@ def threshold_check(h: Hierarchy) -> ThresholdCheck:
     (``h.rule``) applied to the authors' published per-seed curves too."""
     if not h.signals:
         raise ValueError("the hierarchy holds no signals: build it with hierarchy()")
+    across = sorted(set(h.rule) & {"match", "min_seeds"})
+    if across:
+        raise ValueError(f"threshold_check supports the per-seed thresholds and spread of the "
+                         f"detector, not its cross-seed settings {across}: build the hierarchy "
+                         f"without them")
     rule = {k: v for k, v in h.rule.items() if k != "z_strong"}
     used = float(h.rule.get("z_strong", weak_jumps.Z_STRONG))
     here = weak_jumps.exact_thresholds(h.betas, h.signals, PAPER_MNIST["transitions"],
