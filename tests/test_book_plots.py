@@ -249,3 +249,9 @@ def test_jump_strengths_use_the_hierarchys_own_signals_and_rule():
     assert [e.majority_strength for e in s.near] == [e.majority_strength for e in s.authors_near]
     narrow = figures.jump_strengths(replace(wide, rule={"spread": 0.0}), (lams, seeds))
     assert narrow.near[3].majority_strength != s.near[3].majority_strength  # the spread is used
+    # what counts as strong is the hierarchy's threshold, not the default 8
+    assert s.z_strong == 30.0 and narrow.z_strong == 8.0
+    weak = figures.jump_strength_sentence(replace(s, counted=(False,) * 5))
+    assert "short of the detector's threshold 30 in a majority" in weak
+    assert figures.jump_strength_rows(replace(
+        s, elsewhere=(_evidence(9.0, 8.5, 3.0),)))[-1]["counted here"] == "no"  # 8.5 < 30

@@ -178,7 +178,8 @@ class JumpStrengths:
     """The detector's statistic at each paper T_k (``near[k]``) and at the events away from all
     of them seen in a majority of seeds (``elsewhere``, strongest first), for this run and for
     the authors' curves; ``counted[k]``: whether this run counted a transition paired with T_k;
-    ``z_floor``: the smallest z looked at."""
+    ``z_floor``: the smallest z looked at; ``z_strong``: the strong threshold the run was
+    counted with (its hierarchy's)."""
 
     paper: tuple[float, ...]
     near: tuple[weak_jumps.Evidence, ...]
@@ -187,6 +188,7 @@ class JumpStrengths:
     authors_elsewhere: tuple[weak_jumps.Evidence, ...]
     counted: tuple[bool, ...]
     z_floor: float = 4.0
+    z_strong: float = weak_jumps.Z_STRONG
 
 
 def jump_strengths(h: Hierarchy,
@@ -212,7 +214,7 @@ def jump_strengths(h: Hierarchy,
         authors_elsewhere=tuple(weak_jumps.events_elsewhere(a_lams, a_seeds, paper, **kw)),
         counted=tuple(p is not None and abs(p.beta - t) <= window
                       for p, t in zip(paired, paper, strict=True)),
-        z_floor=z_floor)
+        z_floor=z_floor, z_strong=float(h.rule.get("z_strong", weak_jumps.Z_STRONG)))
 
 
 def _zs(e: weak_jumps.Evidence | None) -> str:
@@ -240,7 +242,7 @@ def jump_strength_rows(s: JumpStrengths) -> list[dict[str, str]]:
         return "" if e is None else f" at β ≈ {e.beta:.3g}"
 
     counted = "–" if here is None else (
-        "yes" if here.majority_strength >= weak_jumps.Z_STRONG else "no")
+        "yes" if here.majority_strength >= s.z_strong else "no")
     rows.append({"": "strongest event away from every T_k", "counted here": counted,
                  "z here (seeds)": _zs(here) + at(here),
                  "z, authors' curves (seeds)": _zs(there) + at(there)})
@@ -265,7 +267,7 @@ def jump_strength_sentence(s: JumpStrengths) -> str:
                          "within reach of the paper's value")
             continue
         text = (f"{name} is seen in {e.n_seeds} of {n} seeds at z = {_span(e)}"
-                f", short of the detector's threshold {weak_jumps.Z_STRONG:g} in a majority of "
+                f", short of the detector's threshold {s.z_strong:g} in a majority of "
                 "seeds")
         if a.n_seeds:
             text += f" (the authors' {name}: {_span(a)})"
