@@ -212,11 +212,12 @@ display(Markdown(figures.findings_table(found)))
 # ## The reference run
 #
 # The `reference` profile runs this chapter at the scale that resolves its findings, within an hour
-# on two CPU cores (about 14–20 min; its wall time is in the provenance below). Its results are committed under
-# `results-reference/` with their provenance (commit, parameters, machine, date, wall time) and the
-# observables behind every figure; CI recomputes their first points with the current code (`l2lib
-# reference slices`) and `l2lib results list` says whether code they depend on changed since. Its
-# findings, as that run recorded them. Two of them move with things they should not depend on.
+# on two CPU cores (about 14–20 min; its wall time is in the provenance below). Its results are
+# committed under `results-reference/` with their provenance (commit, parameters, machine, date,
+# wall time) and the observables behind every figure; CI recomputes their first points with the
+# current code (`l2lib reference slices`) and `l2lib results list` says whether code they depend
+# on changed since. Its findings, as that run recorded them.
+# Two of them move with things they should not depend on.
 # The class switch: on chapter 3's previous reference checkpoints (a fresh data order at every
 # β) the same code and settings gave one switch at the path's last step (4 and 7 lost, 9
 # gained) on an AVX-512 EPYC and none on an AVX2-only one, so a single run's switch verdict is
