@@ -228,8 +228,9 @@ report.write_summary("03_regimes", numbers, run.info, results_dir, findings=foun
 #
 # The `reference` profile runs this chapter at the scale that resolves its findings: 1,002 warm
 # trainings of three seeds, which took 77 min alone on two CPU cores in the previous run, more
-# than the hour the profiles aim at (the wall time of the run shown, and how it shared the
-# machine, are in its provenance below). Its results are committed under
+# than the hour the profiles aim at. The run shown took 86 min with one thread, the second core
+# busy with other chapters for its first 40 min (its wall time and threads are in its
+# provenance below). Its results are committed under
 # `results-reference/` with their provenance (commit, parameters, machine, date, wall time) and the
 # observables behind every figure; CI recomputes their first points with the current code (`l2lib
 # reference slices`) and `l2lib results list` says whether code they depend on changed since. Its
