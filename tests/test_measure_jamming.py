@@ -174,24 +174,31 @@ def one_thread():
 
 def test_a_kink_minimum_is_jammed_and_a_symmetric_saddle_is_excluded(one_thread):
     """L-BFGS lands on a minimum that sits on a ReLU kink: its Hessian has a negative eigenvalue
-    but the loss rises both ways along it (a naive λ_min ≥ 0 rule would exclude it). Three
-    identical hidden units stay identical under the gradient: L-BFGS converges inside that
-    subspace to a saddle, along whose soft mode the loss falls; it is excluded."""
+    but the loss rises both ways along it (a naive λ_min ≥ 0 rule would exclude it). A saddle
+    known exactly is excluded: output weights 0, every hidden unit on at every datum (w = 0,
+    b = 1), output bias the best constant. The gradient vanishes by construction, but the
+    Hessian couples each output weight to its unit's input weights through mean(y x), so the
+    loss falls quadratically when units split apart. (The symmetric saddle that L-BFGS used to
+    find from three identical units depended on the last bits of its trajectory: on an Intel
+    Xeon it ended at a kink instead.)"""
     sizes, x, y, n = _tiny_unsat()
     theta = M.jamming_net(3, 3, 1, seeds=[2]).flat_parameters()[0].detach()
     minimum = J.converge(theta, sizes, x, y)
     check = T.check_run(minimum.theta, sizes, x, y, n)
     assert check.status == T.JAMMED and check.descent == 0
     assert check.lambda_min < 0 and check.n_delta > 0.1 * n
-    named = F.FlatLayout.mlp(sizes).unflatten(theta.clone()[None])
-    for k in (1, 2):  # copy hidden unit 0 into units 1 and 2
-        named["weights.0"][0][:, k] = named["weights.0"][0][:, 0]
-        named["weights.1"][0][k] = named["weights.1"][0][0]
-    symmetric = F.FlatLayout.mlp(sizes).flatten(named)[0]
-    saddle = J.converge(symmetric, sizes, x, y)
-    check = T.check_run(saddle.theta, sizes, x, y, n)
+
+    half = 3 * torch.randn(20, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    xs = torch.cat([half, -half])  # pairs ±x: labels sign(x_0) sum to 0 exactly
+    ys = torch.sign(xs[:, 0])
+    layout = F.FlatLayout.mlp(sizes)
+    named = layout.unflatten(torch.zeros_like(theta)[None])
+    named["biases.0"] += 1.0  # every unit on everywhere; f ≡ 0 = mean(y), the best constant
+    saddle = layout.flatten(named)[0]
+    check = T.check_run(saddle, sizes, xs, ys, n)
+    assert check.n_dead == 0 and check.n_delta == 40 and check.force < 1e-12
     assert check.status == T.NOT_CONVERGED and check.reason.startswith("saddle")
-    assert check.lambda_min < 0 and check.descent > T.JamRule().descent_tol
+    assert check.lambda_min < 0 and check.descent > 10 * T.JamRule().descent_tol
 
 
 def test_the_checked_hessian_equals_torch_func_hessian_of_the_live_loss(one_thread):

@@ -110,15 +110,21 @@ def test_stops_exactly_at_the_first_iterate_with_every_point_fitted():
     config = J.HingeConfig(lr=1e-2, max_steps=3000, sync_every=7)
     result = J.minimise(net, x, y, config=config, progress=False)
     assert result.sat.all() and len(set(result.steps.tolist())) > 1
-    assert (J.n_unsatisfied(J.margins(net(x), y)) == 0).all()
+    # net(x) (matmul, then the bias) rounds differently from the minimiser's baddbmm: a datum
+    # fitted at Δ = 0 exactly there may read an ulp above it here (seen on an Intel Xeon)
+    assert float(J.margins(net(x), y).max()) <= 1e-12
     assert (result.loss == 0).all()
-    for k, steps in enumerate(result.steps):  # one update fewer: not yet fitted
+    # one update fewer: not yet fitted. The same sync_every drops finished members at the same
+    # steps, so the others are computed in batches of the same size: batched products of
+    # another size may round differently in the last bit (seen on an Intel Xeon), which a
+    # thousand Adam steps amplify into a fit a few steps earlier or later
+    for k, steps in enumerate(result.steps):
         again = M.jamming_net(5, 12, 2, seeds=[0, 1, 2])
         with torch.no_grad():
             for p, s in zip(again.parameters(), start, strict=True):
                 p.copy_(s)
-        short = J.minimise(again, x, y, config=J.HingeConfig(lr=1e-2, max_steps=int(steps) - 1),
-                           progress=False)
+        short = J.minimise(again, x, y, progress=False,
+                           config=J.HingeConfig(lr=1e-2, max_steps=int(steps) - 1, sync_every=7))
         assert short.n_delta[k] > 0 and short.steps[k] == steps - 1
 
 

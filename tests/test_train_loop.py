@@ -37,14 +37,16 @@ def test_end_to_end_map_of_a_deep_linear_net():
         mlp(4, [3], 2).end_to_end()
 
 
-@pytest.mark.parametrize("batch_size", [16, None])
-def test_ensemble_training_equals_separate_trainings(batch_size):
+@pytest.mark.parametrize("batch_size, keep", [(16, "best"), (None, "best"), (16, "last"),
+                                              (None, "last")])
+def test_ensemble_training_equals_separate_trainings(batch_size, keep):
     """K members trained together = K runs of one member with the same seeds, including
-    members that stop early at different epochs and have different λ."""
+    members that stop early at different epochs (and leave the computation) and have
+    different λ."""
     x, y = toy_classification()
     seeds, lams = [3, 4, 5], [0.0, 0.05, 0.3]
     config = TrainConfig(lr=0.05, batch_size=batch_size, max_epochs=25, patience=3,
-                         min_delta=1e-3)
+                         min_delta=1e-3, keep=keep)
     ens = mlp(5, [8], 3, seeds=seeds, dtype=torch.float64)
     result = train(ens, x, y, lam=lams, config=config)
     assert len(set(result.epochs.tolist())) > 1, "members should stop at different epochs"
@@ -54,6 +56,45 @@ def test_ensemble_training_equals_separate_trainings(batch_size):
         assert res_one.epochs[0] == result.epochs[k]
         for p_ens, p_one in zip(ens.parameters(), one.parameters(), strict=True):
             torch.testing.assert_close(p_ens[k], p_one[0], rtol=1e-10, atol=1e-12)
+
+
+def test_stopped_members_leave_the_computation():
+    """After a member stops, the others are stepped as a smaller ensemble: the member-steps
+    computed equal the sum of the members' own epochs (not K times the longest), also with a
+    penalty centre, and the result equals training without that saving (a custom error)."""
+    x, y = toy_classification()
+    seeds, lams = [3, 4, 5], [0.0, 0.05, 0.3]
+    config = TrainConfig(lr=0.05, batch_size=16, max_epochs=25, patience=3, min_delta=1e-3)
+    ens = mlp(5, [8], 3, seeds=seeds, dtype=torch.float64)
+    ref = [torch.randn_like(p) * 0.1 for p in ens.parameters()]
+    twin = copy.deepcopy(ens)
+    sizes = []
+    ens.register_forward_hook(lambda module, args, out: sizes.append(out.shape[0]))
+    result = train(ens, x, y, lam=lams, config=config, ref=ref)
+    steps = -(-x.shape[0] // 16)
+    assert len(set(result.epochs.tolist())) > 1, "members should stop at different epochs"
+    assert sum(sizes) == result.epochs.sum() * steps < 3 * result.epochs.max() * steps
+
+    def plain_error(model, xb, yb):  # a custom error: every member stays in the computation
+        return losses.member_error(model(xb), yb, "cross_entropy")
+
+    full = train(twin, x, y, lam=lams, config=config, ref=ref, error_fn=plain_error)
+    np.testing.assert_array_equal(full.epochs, result.epochs)
+    for a, b in zip(ens.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_take_copies_members_in_order():
+    ens = mlp(5, [7], 3, seeds=[11, 22, 33], dtype=torch.float64)
+    part = ens.take([2, 0])
+    assert part.seeds == [33, 11] and part.n_members == 2
+    x, _ = toy_classification(n=10)
+    torch.testing.assert_close(part(x), ens(x)[[2, 0]], rtol=0, atol=0)
+    with torch.no_grad():
+        next(part.parameters()).add_(1.0)
+    assert not torch.equal(part(x), ens(x)[[2, 0]])  # copies, not views
+    with pytest.raises(ValueError, match="members must be indices"):
+        ens.take([3])
 
 
 def test_penalty_convention_is_half_lambda_norm_squared():
@@ -111,6 +152,7 @@ def test_training_reduces_the_objective_and_stops():
     ({"lr": -1.0}, "lr"),
     ({"batch_size": 0}, "batch_size"),
     ({"monitor": "accuracy"}, "monitor"),
+    ({"keep": "first"}, "unknown keep 'first'"),
     ({"lr": float("inf")}, "lr must be positive and finite"),
     ({"lr": "0.5"}, r"lr must be a number, got '0.5' \(str\); write e.g. lr = 0.5"),
     ({"max_epochs": 2.5}, "max_epochs must be an integer"),

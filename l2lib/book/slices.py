@@ -230,7 +230,7 @@ def pathfinder_slice(folder: Path) -> dict[str, SweepResult]:
                  config=settings.path_train)
     seed = (int(minima_config["seeds"][0]) - 1000) // 100  # train_minima's seeds 100 s + 1000 + j
     data = regimes.load_regime_data(minima_config["data"]["name"],
-                                    regimes.regime_settings(profile), seed=seed)
+                                    regimes.settings(profile), seed=seed)
     with _OneThread(), tempfile.TemporaryDirectory() as tmp:
         minima = pathfinder.train_minima(data, settings, seed, tmp)
         pathfinder.minima_paths(data, minima, settings, seed, tmp, betas=settings.betas[:1],

@@ -33,7 +33,7 @@ from scipy.stats import kendalltau
 from l2lib.analysis import transitions
 from l2lib.analysis.findings import Finding, Verdict
 from l2lib.data import Dataset
-from l2lib.experiments import regimes
+from l2lib.experiments import regime_sweep
 from l2lib.measure import curvature, saddles
 from l2lib.measure import observables as measure
 from l2lib.measure.observables import evaluate_points
@@ -416,14 +416,14 @@ def connect_minima(data: Dataset, minima: Minima, settings: PathfinderSettings,
 
 def chapter3_sweep(dataset: str, profile: str, data_root: str | None, device: torch.device,
                    seed: int, store_root: str | FilePath | None
-                   ) -> tuple[Dataset, regimes.RegimeSweep]:
+                   ) -> tuple[Dataset, regime_sweep.RegimeSweep]:
     """Chapter 3's data set and standard sweep (reference 0) at ``profile``, read back from the
     result store when chapter 3 ran first (same settings, seeds seed, seed + 1, …). The only
-    place chapter 5 touches :mod:`l2lib.experiments.regimes`."""
-    regime = regimes.regime_settings(profile)
-    data = regimes.load_regime_data(dataset, regime, data_root, device, seed)
+    place chapter 5 touches chapter 3's sweep (:mod:`l2lib.experiments.regime_sweep`)."""
+    regime = regime_sweep.settings(profile)
+    data = regime_sweep.load_regime_data(dataset, regime, data_root, device, seed)
     seeds = [seed + i for i in range(regime.n_seeds)]
-    return data, regimes.standard_sweep(data, regime, seeds, store_root)
+    return data, regime_sweep.standard_sweep(data, regime, seeds, store_root)
 
 
 @dataclass(frozen=True)
@@ -504,7 +504,7 @@ def path_observer(data: Dataset, reference: Params | None = None) -> Observer:
 
 
 def towards_checkpoints(
-    data: Dataset, sweep: regimes.RegimeSweep, checkpoints: Sequence[int],
+    data: Dataset, sweep: regime_sweep.RegimeSweep, checkpoints: Sequence[int],
     settings: PathfinderSettings, seed: int = 0, member: int = 0,
     store_root: str | FilePath | None = None, progress: bool | str | None = None,
 ) -> Path:
@@ -636,7 +636,7 @@ class Towards:
                                [g for g in self.standard.lost if g])
 
 
-def towards(data: Dataset, sweep: regimes.RegimeSweep, settings: PathfinderSettings,
+def towards(data: Dataset, sweep: regime_sweep.RegimeSweep, settings: PathfinderSettings,
             seed: int = 0, store_root: str | FilePath | None = None,
             min_drop: float = 0.05) -> Towards:
     """The standard sweep's steps, the paths towards its checkpoints and their jumps."""

@@ -12,6 +12,7 @@ outputs are (K, B, d_out).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -117,6 +118,22 @@ class EnsembleMLP(nn.Module):
             if i < last:
                 h = act(h)
         return h
+
+    def take(self, members: Sequence[int]) -> EnsembleMLP:
+        """A new ensemble of the members ``members`` (indices, in that order), with copies of
+        their weights and their seeds; ``self`` is unchanged."""
+        members = [int(m) for m in members]
+        if not members or min(members) < 0 or max(members) >= self.n_members:
+            raise ValueError(f"members must be indices in [0, {self.n_members}), got {members}")
+        index = torch.as_tensor(members, device=self.weights[0].device)
+        taken = copy.copy(self)  # shares nothing below: fresh module dicts and parameters
+        taken._parameters, taken._buffers, taken._modules = {}, {}, {}
+        taken.seeds = [self.seeds[m] for m in members]
+        taken.weights = nn.ParameterList(
+            nn.Parameter(w.detach().index_select(0, index).clone()) for w in self.weights)
+        taken.biases = nn.ParameterList(
+            nn.Parameter(b.detach().index_select(0, index).clone()) for b in self.biases)
+        return taken
 
     def member_parameters(self) -> list[torch.Tensor]:
         """All parameter tensors, each with the member axis first."""

@@ -158,7 +158,9 @@ def minimise(
     first ``n_data[k]`` points (all P if None). Update t (0-based) uses Adam with
     ``config.lr_at(t)``. Before every update the member's N_Δ is measured at its current
     weights; at the first iterate with N_Δ = 0 the member stops with exactly those weights
-    (``steps`` = updates made). Members are independent: the result does not depend on K.
+    (``steps`` = updates made). Members are independent: the result does not depend on K, up
+    to the last bit of batched products, which some CPUs round differently for another batch
+    size (an Intel Xeon does here; long runs amplify it into a fit a few steps apart).
     """
     if not model.has_bias or model.sizes[-1] != 1 or model.activation != "relu":
         raise ValueError("minimise expects a jamming_net: ReLU, biases, one output")

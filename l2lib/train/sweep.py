@@ -45,6 +45,14 @@ shuffling data loader that runs on, as in the papers' scripts); ``"fixed"`` repe
 order at every point (the same minibatch sequence at every λ: common random numbers)."""
 
 
+def check_data_order(data_order: str) -> str:
+    """``data_order`` if it is one of :data:`DATA_ORDERS`, else a ValueError naming the
+    setting."""
+    if data_order not in DATA_ORDERS:
+        raise ValueError(f"data_order must be one of {DATA_ORDERS}, got {data_order!r}")
+    return data_order
+
+
 def check_grid(lams: Sequence[float] | np.ndarray, name: str = "λ") -> np.ndarray:
     """A sweep grid as a float64 array; it must be 1-D, finite, >= 0 and strictly increasing.
     ``name`` names the swept parameter in error messages."""
@@ -172,8 +180,7 @@ def warm_sweep(
     ``data_order`` (:data:`DATA_ORDERS`): ``"fresh"``, a new data order at every point, or
     ``"fixed"``, each member's order repeated at every point (the jitter stays fresh).
     """
-    if data_order not in DATA_ORDERS:
-        raise ValueError(f"data_order must be one of {DATA_ORDERS}, got {data_order!r}")
+    check_data_order(data_order)
     if jitter < 0:
         raise ValueError(f"jitter must be >= 0, got {jitter}")
     if direction not in DIRECTIONS:
