@@ -140,6 +140,7 @@ SMOKE_STORES = {
     "minima-digits": "05_pathfinder", "pathfinder-digits": "05_pathfinder",
     "bezier-digits": "05_pathfinder", "towards-digits": "05_pathfinder",
     "jamming-random-L2-h22": "06_jamming", "jamming-random-L2-h22-polish": "06_jamming",
+    "jamming-random-L2-h22-seeds3-5-converged": "06_jamming",
 }
 
 

@@ -1,7 +1,7 @@
 """Chapter 6's experiment module: settings per profile and every finding, each on constructed
 inputs with a negative control."""
 
-from dataclasses import replace
+from dataclasses import astuple, replace
 
 import numpy as np
 import pytest
@@ -142,16 +142,20 @@ def test_run_findings_and_summary_numbers_on_a_tiny_profile(tmp_path):
                                               "not_checked")) == len(scan.p)
 
 
-def test_scans_computed_by_two_processes_equal_those_of_one(tmp_path):
-    """settings.workers only decides who computes a scan: the classified scans of two worker
-    processes (then replayed here) equal those computed in this process alone."""
+def _two_seed_smoke():
     from l2lib.train.hinge import HingeConfig
     from l2lib.train.scan import ScanSettings
 
-    st = C.settings("smoke", depths=(2, 3), random_n=(40.0,), parity_n=(), converge_iter=100,
-                    random=ScanSettings(ratios=(0.5, 3.0), n_seeds=2, rounds=1,
-                                        config=HingeConfig(lr=1e-2, decay_every=200,
-                                                           max_steps=300)))
+    return C.settings("smoke", depths=(2, 3), random_n=(40.0,), parity_n=(), converge_iter=100,
+                      random=ScanSettings(ratios=(0.5, 3.0), n_seeds=2, rounds=1,
+                                          config=HingeConfig(lr=1e-2, decay_every=200,
+                                                             max_steps=300)))
+
+
+def test_scans_computed_by_two_processes_equal_those_of_one(tmp_path):
+    """settings.workers only decides who computes a job: the classified scans (and checks)
+    handed back by two one-thread worker processes equal those computed in this process."""
+    st = _two_seed_smoke()
     one = C.run(st, store_root=tmp_path / "one")
     two = C.run(replace(st, workers=2), store_root=tmp_path / "two")
     assert one.random.keys() == two.random.keys()
@@ -161,7 +165,46 @@ def test_scans_computed_by_two_processes_equal_those_of_one(tmp_path):
         np.testing.assert_array_equal(a.labels, b.labels)
         np.testing.assert_array_equal(a.n_delta, b.n_delta)
         np.testing.assert_array_equal(a.theta, b.theta)
-    with pytest.raises(ValueError, match="store_root"):
-        C.run(replace(st, workers=2))
+        np.testing.assert_equal(*([None if c is None else astuple(c) for c in run.checks[
+            ("random", *key)]] for run in (one, two)))  # NaN equals NaN here
+    # without a store the workers hand their results back all the same
+    assert C.run(replace(st, workers=2)).random.keys() == one.random.keys()
     with pytest.raises(ValueError, match="workers must be >= 1"):
         C.run(replace(st, workers=0), store_root=tmp_path / "zero")
+
+
+def test_a_scan_computed_in_seed_groups_is_the_scan_computed_whole(tmp_path):
+    """Everything about a run depends on its seed alone: the scans computed as one group per
+    seed, each stored apart, then joined, hold the runs of the whole scan with the same labels
+    and (up to the rounding of their batches) the same weights; a group of the seeds has a
+    store of its own, so that two processes never write one store."""
+    st = _two_seed_smoke()
+    whole = C.run(st, store_root=tmp_path / "whole")
+    split = C.run(replace(st, seed_groups=2), store_root=tmp_path / "split")
+    for key, a in whole.random.items():
+        b = split.random[key]
+        assert b.name == a.name
+        order_a = np.lexsort((a.p, a.seed))
+        order_b = np.lexsort((b.p, b.seed))
+        np.testing.assert_array_equal(a.p[order_a], b.p[order_b])
+        np.testing.assert_array_equal(a.seed[order_a], b.seed[order_b])
+        np.testing.assert_array_equal(a.labels[order_a], b.labels[order_b])
+        np.testing.assert_array_equal(a.n_delta[order_a], b.n_delta[order_b])
+        np.testing.assert_allclose(a.theta[order_a], b.theta[order_b], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.r_star(), b.r_star())
+        checks_a, checks_b = whole.checks[("random", *key)], split.checks[("random", *key)]
+        assert [checks_a[i] is None for i in order_a] == [checks_b[i] is None for i in order_b]
+    names = sorted(p.name for p in (tmp_path / "split").iterdir())
+    assert any("-seeds0-0-" in n for n in names) and any("-seeds1-1-converged-" in n
+                                                         for n in names)
+    assert not any("-seeds" in p.name for p in (tmp_path / "whole").iterdir())
+    with pytest.raises(ValueError, match="seed_groups must be between 1"):
+        C.run(replace(st, seed_groups=3))
+
+
+def test_seed_groups_are_consecutive_and_as_equal_as_can_be():
+    assert C.seed_groups(6, 2) == [(0, 3), (3, 3)]
+    assert C.seed_groups(5, 2, seed=10) == [(10, 3), (13, 2)]
+    assert C.seed_groups(3, 1) == [(0, 3)]
+    with pytest.raises(ValueError, match="seed_groups"):
+        C.seed_groups(2, 0)

@@ -1,6 +1,8 @@
 """Locating P*: brackets and P* by the authors' rule, labels after classification, the scan's
 store and resume, polishing."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -161,3 +163,26 @@ def test_bisection_follows_the_labels_and_never_reruns_a_midpoint():
     once = S.scan(lambda s, p: D.random_data(p, 10, s), 10, 10, 2, settings, name="l",
                   progress=False, label=excluded_midpoints)
     assert (once.round == 1).sum() == 2 and (once.round == 2).sum() == 0
+
+
+def test_joined_scans_hold_every_run_of_their_parts_in_order():
+    first = _fake_scan([10, 20, 30], [0, 0, 0], [0, 5, 9])
+    second = _fake_scan([10, 15], [1, 1], [0, 8])
+    first.pools[0], second.pools[1] = "pool 0", "pool 1"
+    joined = S.Scan.joined([first, second], "whole")
+    assert joined.name == "whole"
+    np.testing.assert_array_equal(joined.p, np.concatenate([first.p, second.p]))
+    np.testing.assert_array_equal(joined.theta, np.concatenate([first.theta, second.theta]))
+    assert len(joined.deltas) == len(joined.p) and joined.labels is None
+    assert joined.pools == {0: "pool 0", 1: "pool 1"}
+    labelled = S.Scan.joined([first.labelled([S.SAT] * len(first.p)),
+                            second.labelled([S.JAMMED] * len(second.p))], "whole")
+    assert list(labelled.labels) == [S.SAT] * len(first.p) + [S.JAMMED] * len(second.p)
+    with pytest.raises(ValueError, match="share seeds"):
+        S.Scan.joined([first, first], "twice")
+    with pytest.raises(ValueError, match="labelled"):
+        S.Scan.joined([first.labelled([S.SAT] * len(first.p)), second], "mixed")
+    with pytest.raises(ValueError, match="one architecture"):
+        S.Scan.joined([first, dataclasses.replace(second, width=second.width + 1)], "other")
+    with pytest.raises(ValueError, match="at least one"):
+        S.Scan.joined([], "none")

@@ -81,7 +81,7 @@ CHAPTER_STORES: tuple[tuple[str, str], ...] = (
     ("pathfinder-*", "05_pathfinder"),
     ("bezier-*", "05_pathfinder"),
     ("towards-*", "05_pathfinder"),
-    ("jamming-*", "06_jamming"),               # jamming-<data>-L<d>-h<w>[-polish|-converged]
+    ("jamming-*", "06_jamming"),  # jamming-<data>-L<d>-h<w>[-seeds<a>-<b>][-polish|-converged]
 )
 CHAPTERS = tuple(dict.fromkeys(stem for _, stem in CHAPTER_STORES))
 _STORE_DIR = re.compile(r"(?P<name>.+)-(?P<key>[0-9a-f]{16})$")

@@ -242,8 +242,9 @@ def pathfinder_slice(folder: Path) -> dict[str, SweepResult]:
 
 @register_slice("06_jamming", {"runs": 0.0, "n_delta": 0.05, "loss": 0.05})
 def jamming_slice(folder: Path) -> dict[str, SweepResult]:
-    """Chapter 6: the first batch (the smallest grid ratio, every seed) of the parity scan,
-    from its grid run without bisection."""
+    """Chapter 6: the first batch (the smallest grid ratio, every seed of the store) of the
+    first parity scan's store (the whole scan, or its first group of seeds), from its grid run
+    without bisection."""
     from l2lib.experiments import jamming
 
     profile = _provenance(folder)["profile"]
@@ -255,7 +256,8 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
     name = names[0]
     config = _recorded(folder, name)
     depth, width = int(config["depth"]), int(config["width"])
-    _same_settings(config["settings"], settings.parity, name, ())
+    seeds = [int(s) for s in config["seeds"]]  # all of the scan's, or one group of them
+    _same_settings(config["settings"], replace(settings.parity, n_seeds=len(seeds)), name, ())
     # the grid without bisection: its first batch is the reference's first batch (the whole
     # grid is kept because the data pool is drawn, and projected, at the largest grid P)
     first = replace(settings.parity, rounds=0)
@@ -263,8 +265,8 @@ def jamming_slice(folder: Path) -> dict[str, SweepResult]:
                     == width)
     cut = replace(settings, parity=first)
     with _OneThread(), tempfile.TemporaryDirectory() as tmp:
-        jamming.parity_scan(depth, n_target, cut, config["key"]["dataset"],
-                            int(config["seeds"][0]), store_root=tmp)
+        jamming.parity_scan(depth, n_target, cut, config["key"]["dataset"], seeds[0],
+                            n_seeds=len(seeds), store_root=tmp)
         store = next(Path(tmp).glob(f"{name}-*"))
         return {name: _points(store, 1)}
 

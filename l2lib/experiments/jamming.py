@@ -12,6 +12,7 @@ paper does not state but that are read off the authors' scan windows or code are
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -75,7 +76,11 @@ class JammingSettings:
     depth_tolerance: float = 0.15  # "depth-independent" = r* of all depths within 15 %
     min_seeds: int = 3  # fewest bracketed seeds per depth for the depth comparison
     hessian_params: int = 1000  # Hessian spectra shown only for nets with at most this many
-    workers: int = 1  # one-thread processes computing the scans (the results do not depend on it)
+    # each scan's seeds split into this many consecutive groups, each computed and stored as a
+    # scan of its own (a job), so that the jobs of one scan can run in parallel; the groups'
+    # runs are joined again (per seed the same runs, up to the rounding of their batches)
+    seed_groups: int = 1
+    workers: int = 1  # one-thread processes computing the jobs (the results do not depend on it)
 
 
 PROFILE_NOTES = {
@@ -130,7 +135,8 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
                                 config=config),
             random_ratios=((2, (1.5, 2.5, 3.5, 5.0)), (5, (1.0, 1.5, 2.0, 2.5, 3.0))),
             parity=ScanSettings(ratios=(2.0, 4.0, 8.0), n_seeds=5, rounds=3, config=config),
-            converge_iter=10_000, n_boot=500, min_seeds=5, hessian_params=1100, workers=2)
+            converge_iter=10_000, n_boot=500, min_seeds=5, hessian_params=1100,
+            seed_groups=2, workers=2)
     elif profile == "paper":
         paper = HingeConfig(lr=1e-4, decay_every=250_000, lr_min=1e-7, max_steps=2_000_000)
         base = replace(
@@ -145,39 +151,65 @@ def settings(profile: str, **overrides: Any) -> JammingSettings:
 
 def random_scan(
     depth: int, n_target: float, settings: JammingSettings, seed: int = 0, *,
-    device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
-    memo: dict | None = None,
+    n_seeds: int | None = None, device: str | torch.device = "cpu",
+    store_root: str | os.PathLike | None = None, memo: dict | None = None,
 ) -> Scan:
     """P*(N) on random data (d = h) at the width whose N is closest to ``n_target``, on the
     depth's grid of ``settings.random_ratios`` if it has one; bisected on classified runs.
-    ``memo``: where the checks made while bisecting are kept (pass the same dict to
-    :func:`prepared`, which then reuses them)."""
+    ``n_seeds``: only that many seeds from ``seed`` on (default ``settings.random.n_seeds``),
+    stored under ``<name>-seeds<first>-<last>``. ``memo``: where the checks made
+    while bisecting are kept (pass the same dict to :func:`prepared`, which then reuses them)."""
     width = width_for(n_target, depth)
     grid = dict(settings.random_ratios).get(depth)
     config = settings.random if grid is None else replace(settings.random, ratios=grid)
+    config, name = _seed_part(config, f"jamming-random-L{depth}-h{width}", seed, n_seeds)
     return scan(lambda s, p: random_data(p, width, s), width, width, depth, config,
-                seed=seed, device=device, store_root=store_root,
-                name=f"jamming-random-L{depth}-h{width}", key={"data": "random"},
-                progress=f"random L={depth} h={width}",
+                seed=seed, device=device, store_root=store_root, name=name,
+                key={"data": "random"}, progress=f"random L={depth} h={width}",
                 label=_classified(settings, device, store_root, memo))
 
 
 def parity_scan(
     depth: int, n_target: float, settings: JammingSettings, dataset: str = "digits",
-    seed: int = 0, *, data_root: str | os.PathLike | None = None,
+    seed: int = 0, *, n_seeds: int | None = None, data_root: str | os.PathLike | None = None,
     device: str | torch.device = "cpu", store_root: str | os.PathLike | None = None,
     memo: dict | None = None,
 ) -> Scan:
     """P*(N) on the parity of ``dataset`` (d = ``settings.parity_d``); bisected on classified
-    runs (``memo`` as in :func:`random_scan`)."""
+    runs (``n_seeds`` and ``memo`` as in :func:`random_scan`)."""
     d = settings.parity_d
     width = width_for(n_target, depth, d)
+    config, name = _seed_part(settings.parity, f"jamming-{dataset}-L{depth}-h{width}", seed,
+                              n_seeds)
     return scan(lambda s, p: parity_data(dataset, p, d, s, root=data_root), d, width, depth,
-                settings.parity, seed=seed, device=device, store_root=store_root,
-                name=f"jamming-{dataset}-L{depth}-h{width}",
+                config, seed=seed, device=device, store_root=store_root, name=name,
                 key={"data": "parity", "dataset": dataset},
                 progress=f"{dataset} parity L={depth} h={width}",
                 label=_classified(settings, device, store_root, memo))
+
+
+def _seed_part(config: ScanSettings, name: str, seed: int, n_seeds: int | None
+               ) -> tuple[ScanSettings, str]:
+    """The scan settings and store name of ``n_seeds`` seeds from ``seed`` on: all of the
+    scan's (``None`` or ``config.n_seeds``) keep ``name``; fewer are named
+    ``<name>-seeds<first>-<last>``, so that the groups of one scan, computed at once by
+    different processes, store their runs and L-BFGS results apart."""
+    if n_seeds is None or n_seeds == config.n_seeds:
+        return config, name
+    if not 1 <= n_seeds <= config.n_seeds:
+        raise ValueError(f"n_seeds must be between 1 and the scan's {config.n_seeds} seeds, "
+                         f"got {n_seeds}")
+    return replace(config, n_seeds=n_seeds), f"{name}-seeds{seed}-{seed + n_seeds - 1}"
+
+
+def seed_groups(n_seeds: int, groups: int, seed: int = 0) -> list[tuple[int, int]]:
+    """``n_seeds`` consecutive seeds from ``seed`` on cut into ``groups`` consecutive groups
+    as equal as can be: (first seed, number of seeds) per group."""
+    if not 1 <= groups <= n_seeds:
+        raise ValueError(f"seed_groups must be between 1 and the scans' number of seeds "
+                         f"({n_seeds}), got {groups}")
+    sizes = [len(g) for g in np.array_split(np.arange(n_seeds), groups)]
+    return [(seed + sum(sizes[:i]), size) for i, size in enumerate(sizes)]
 
 
 def _classified(settings: JammingSettings, device: str | torch.device,
@@ -219,64 +251,75 @@ def run(settings: JammingSettings, seed: int = 0, dataset: str = "digits", *,
         store_root: str | os.PathLike | None = None) -> JammingResults:
     """All scans of the chapter (random data, then parity), converged by L-BFGS and classified.
 
-    ``settings.workers`` > 1: the scans are first computed by that many one-thread processes,
-    each scan (its runs and their L-BFGS results) by one process into ``store_root``; this
-    process then replays them all in order. The stores, and so the results, are those of one
-    worker.
+    Each scan's seeds are cut into ``settings.seed_groups`` groups (:func:`seed_groups`); a
+    group is one job: its runs bisected, converged and classified on their own (everything
+    about a run depends on its seed alone) and stored apart. ``settings.workers`` > 1: the jobs
+    are computed by that many one-thread processes, which hand back their classified scans;
+    one process otherwise. The groups of a scan are then joined (:meth:`Scan.joined`).
     """
     workers = settings.workers
-    jobs = ([("random", depth, n) for depth in settings.depths for n in settings.random_n]
-            + [("parity", depth, n) for depth in settings.depths for n in settings.parity_n])
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    scans = ([("random", depth, n, settings.random.n_seeds) for depth in settings.depths
+              for n in settings.random_n]
+             + [("parity", depth, n, settings.parity.n_seeds) for depth in settings.depths
+                for n in settings.parity_n])
+    jobs = [(kind, depth, n, group) for kind, depth, n, n_seeds in scans
+            for group in seed_groups(n_seeds, settings.seed_groups, seed)]
+    args = (settings, dataset, data_root, str(device), store_root)
     if workers > 1 and len(jobs) > 1:
-        if store_root is None:
-            raise ValueError("workers > 1 needs a store_root: the processes hand their scans "
-                             "over through the result store (or set workers = 1)")
-        _fill_stores(jobs, settings, seed, dataset, data_root, str(device), store_root, workers)
+        done = _parallel_jobs(jobs, args, workers)
+    else:
+        done = [_job(job, *args) for job in jobs]
     random, parity, checks = {}, {}, {}
-    for kind, depth, n in jobs:
-        _, (scan_, checks[(kind, depth, n)]) = _scan_job(
-            kind, depth, n, settings, seed, dataset, data_root, device, store_root)
-        (random if kind == "random" else parity)[(depth, n)] = scan_
+    for kind, depth, n, _ in scans:
+        parts = [result for job, result in zip(jobs, done, strict=True)
+                 if job[:3] == (kind, depth, n)]
+        name = re.sub(r"-seeds\d+-\d+$", "", parts[0][0].name)  # the whole scan's name
+        joined = Scan.joined([part for part, _ in parts], name)
+        (random if kind == "random" else parity)[(depth, n)] = joined
+        checks[(kind, depth, n)] = [check for _, part in parts for check in part]
     return JammingResults(settings, dataset, random, parity, checks)
 
 
-def _scan_job(kind: str, depth: int, n: float, settings: JammingSettings, seed: int,
-              dataset: str, data_root: str | os.PathLike | None, device: str | torch.device,
-              store_root: str | os.PathLike | None
-              ) -> tuple[Scan, tuple[Scan, list[RunCheck | None]]]:
+Job = tuple[str, int, float, tuple[int, int]]
+"""("random" | "parity", depth L, N target, (first seed, number of seeds))."""
+
+
+def _job(job: Job, settings: JammingSettings, dataset: str,
+         data_root: str | os.PathLike | None, device: str | torch.device,
+         store_root: str | os.PathLike | None) -> tuple[Scan, list[RunCheck | None]]:
+    """One group of seeds of one scan, bisected, converged and classified."""
+    kind, depth, n, (first, n_seeds) = job
     memo: dict = {}  # each state checked once, while bisecting or after
     if kind == "random":
-        raw = random_scan(depth, n, settings, seed, device=device, store_root=store_root,
-                          memo=memo)
+        raw = random_scan(depth, n, settings, first, n_seeds=n_seeds, device=device,
+                          store_root=store_root, memo=memo)
     else:
-        raw = parity_scan(depth, n, settings, dataset, seed, data_root=data_root,
-                          device=device, store_root=store_root, memo=memo)
-    return raw, prepared(raw, settings, device=device, store_root=store_root, memo=memo)
+        raw = parity_scan(depth, n, settings, dataset, first, n_seeds=n_seeds,
+                          data_root=data_root, device=device, store_root=store_root,
+                          memo=memo)
+    return prepared(raw, settings, device=device, store_root=store_root, memo=memo)
 
 
-def _store_job(job: tuple[str, int, float], settings: JammingSettings, seed: int,
-               dataset: str, data_root: str | os.PathLike | None, device: str,
-               store_root: str | os.PathLike) -> None:
+def _one_thread_job(job: Job, *args: Any) -> tuple[Scan, list[RunCheck | None]]:
     torch.set_num_threads(1)
-    _scan_job(*job, settings, seed, dataset, data_root, device, store_root)
+    return _job(job, *args)
 
 
-def _fill_stores(jobs: Sequence[tuple[str, int, float]], settings: JammingSettings, seed: int,
-                 dataset: str, data_root: str | os.PathLike | None, device: str,
-                 store_root: str | os.PathLike, workers: int) -> None:
-    """Compute every scan of ``jobs`` into ``store_root``, one scan per process (spawned, so
-    that a notebook kernel can start them): random data first, larger N first."""
+def _parallel_jobs(jobs: Sequence[Job], args: tuple, workers: int
+                   ) -> list[tuple[Scan, list[RunCheck | None]]]:
+    """:func:`_job` of every job in ``workers`` one-thread processes (spawned, so that a
+    notebook kernel can start them), the results in the order of ``jobs``. Random data are
+    submitted first, larger N first (the longest jobs), so that the processes finish
+    together."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    ordered = sorted(jobs, key=lambda j: (j[0] != "random", -j[2]))
+    order = sorted(range(len(jobs)), key=lambda i: (jobs[i][0] != "random", -jobs[i][2]))
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_store_job, job, settings, seed, dataset, data_root, device,
-                               store_root) for job in ordered]
-        for future in futures:
-            future.result()
+        futures = {i: pool.submit(_one_thread_job, jobs[i], *args) for i in order}
+        return [futures[i].result() for i in range(len(jobs))]
 
 
 # --------------------------------------------------------------------------------------------

@@ -212,6 +212,30 @@ class Scan:
             deltas[i] = other.deltas[j]
         return replace(self, deltas=deltas, labels=None, **out)
 
+    @classmethod
+    def joined(cls, parts: Sequence[Scan], name: str) -> Scan:
+        """One scan named ``name`` holding the runs of ``parts`` (scans of the same architecture
+        on disjoint seeds, e.g. a scan's seeds computed in groups), in the order given; labelled
+        if every part is."""
+        first = parts[0] if parts else None
+        if first is None:
+            raise ValueError("need at least one scan to join")
+        same = ("depth", "width", "d", "unsat_fraction")
+        if any(getattr(p, k) != getattr(first, k) for p in parts for k in same):
+            raise ValueError(f"can only join scans of one architecture (same {', '.join(same)})")
+        seeds = [set(np.unique(p.seed).tolist()) for p in parts]
+        if sum(map(len, seeds)) != len(set().union(*seeds)):
+            raise ValueError(f"the scans to join share seeds: {[sorted(s) for s in seeds]}")
+        labelled = [p.labels is not None for p in parts]
+        if any(labelled) and not all(labelled):
+            raise ValueError("join labelled scans or unlabelled ones, not both")
+        cat = {k: np.concatenate([getattr(p, k) for p in parts]) for k in
+               ("p", "seed", "round", "n_delta", "steps", "loss", "theta", "dead")}
+        return cls(name, first.depth, first.width, first.d, first.unsat_fraction, **cat,
+                   deltas=[row for p in parts for row in p.deltas],
+                   pools={s: pool for p in parts for s, pool in p.pools.items()},
+                   labels=np.concatenate([p.labels for p in parts]) if all(labelled) else None)
+
     def data(self, run: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The (x, y) run ``run`` was trained on."""
         x, y = self.pools[int(self.seed[run])]
