@@ -8,7 +8,7 @@ import pytest
 
 from l2lib.analysis.findings import Verdict
 from l2lib.experiments import jamming as C
-from l2lib.measure import jamming as T
+from l2lib.measure import gap_statistics as G
 
 
 def test_profiles_quick_scale_and_the_authors_protocol_for_paper():
@@ -88,9 +88,9 @@ def test_parity_finding():
 
 
 def _estimate(a, lo, hi):
-    fit = T.PowerLawFit(a=a, x_min=1e-6, x_c=1.0, n_tail=1000, n=2000, ks=0.01, ci=(lo, hi),
+    fit = G.PowerLawFit(a=a, x_min=1e-6, x_c=1.0, n_tail=1000, n=2000, ks=0.01, ci=(lo, hi),
                         level=0.95)
-    return T.ExponentEstimate(fit, 2000, 650, 2.0)
+    return G.ExponentEstimate(fit, 2000, 650, 2.0)
 
 
 def test_exponent_finding():
@@ -106,7 +106,7 @@ def test_exponent_finding():
     assert C.exponent_finding("θ", wide, 1, 0.3, 0.42).verdict is Verdict.UNDECIDED
     mixed = {2: _estimate(0.3, 0.25, 0.35), 3: _estimate(0.7, 0.65, 0.75)}
     assert C.exponent_finding("θ", mixed, 1, 0.3, 0.42).verdict is Verdict.UNDECIDED
-    none = {2: T.ExponentEstimate(None, 120, 650, 2.0, "120 gaps above the floor, 650 needed")}
+    none = {2: G.ExponentEstimate(None, 120, 650, 2.0, "120 gaps above the floor, 650 needed")}
     found = C.exponent_finding("θ", none, 1, 0.3, 0.42)
     assert found.verdict is Verdict.NOT_MEASURABLE and "650" in found.note
     assert "Franz" in found.paper

@@ -10,6 +10,7 @@ import scipy.stats
 import torch
 
 from l2lib.data import jamming as D
+from l2lib.measure import gap_statistics as G
 from l2lib.measure import jamming as T
 from l2lib.models import flat as F
 from l2lib.models import mlp as M
@@ -46,7 +47,7 @@ def test_power_law_fitter_recovers_known_exponents_with_covering_intervals(a_tru
     for rep in range(8):
         x = np.concatenate([rng.random(1500) ** (1 / (a_true + 1)), 1 + rng.exponential(1, 700),
                             1e-8 * rng.random(300)])
-        fit = T.fit_power_law(x, x_min=1e-6, n_boot=60, seed=rep)
+        fit = G.fit_power_law(x, x_min=1e-6, n_boot=60, seed=rep)
         covered += fit.ci[0] <= a_true <= fit.ci[1]
         estimates.append(fit.a)
         assert 0.3 < fit.x_c < 1.3 and fit.ci[1] - fit.ci[0] < 0.35
@@ -60,7 +61,7 @@ def test_power_law_fitter_recovers_known_exponents_with_covering_intervals(a_tru
 
 def test_power_law_fit_with_a_fixed_cut_off_is_the_closed_form_mle():
     x = np.random.default_rng(0).random(400) ** (1 / 1.3)
-    fit = T.fit_power_law(x, x_c=1.0, n_boot=5)
+    fit = G.fit_power_law(x, x_c=1.0, n_boot=5)
     a_scipy, _, _ = scipy.stats.powerlaw.fit(x, floc=0, fscale=1)  # pdf a x^(a−1) on [0, 1]
     assert fit.a == pytest.approx(a_scipy - 1, rel=1e-9) and fit.n_tail == 400
     # with a floor: the truncated likelihood, maximised independently by scipy
@@ -72,23 +73,23 @@ def test_power_law_fit_with_a_fixed_cut_off_is_the_closed_form_mle():
 
     best = scipy.optimize.minimize_scalar(nll, bounds=(-0.9, 3), method="bounded",
                                           options={"xatol": 1e-10})
-    floored = T.fit_power_law(x, x_min=floor, x_c=1.0, n_boot=5)
+    floored = G.fit_power_law(x, x_min=floor, x_c=1.0, n_boot=5)
     assert floored.a == pytest.approx(best.x, abs=1e-6) and floored.n_tail == kept.size
     with pytest.raises(ValueError, match="positive"):
-        T.fit_power_law(np.r_[x, -1.0])
+        G.fit_power_law(np.r_[x, -1.0])
 
 
 def test_gap_exponents_skip_a_side_with_too_few_gaps():
     rng = np.random.default_rng(3)
     below_floor = np.r_[0.1, 0.2, np.full(99, 1e-9)]  # only two gaps above the floor
-    theta, gamma = T.gap_exponents(rng.random(400) ** (1 / 1.3), below_floor, floor=1e-6,
+    theta, gamma = G.gap_exponents(rng.random(400) ** (1 / 1.3), below_floor, floor=1e-6,
                                    n_min=50, n_boot=10)
     assert theta is not None and gamma is None
 
 
 def test_log_histogram_is_a_normalised_density():
     x = np.random.default_rng(1).random(1000) * 10
-    centres, density = T.log_histogram(x, 1e-4, 1e2, 60)
+    centres, density = G.log_histogram(x, 1e-4, 1e2, 60)
     edges = np.logspace(-4, 2, 61)
     assert np.nansum(density * np.diff(edges)) == pytest.approx(1)
     assert centres[0] == pytest.approx(np.sqrt(edges[0] * edges[1]))
@@ -235,7 +236,7 @@ def test_dead_data_are_left_out_of_the_gaps_and_of_the_loss_that_rescales_them()
                   np.array([0.5 * np.mean(np.maximum(delta, 0) ** 2)]), [delta],
                   theta.numpy()[None], np.array([int((dead & (delta > 0)).sum())]),
                   pools={0: (x, y)})
-    pos, neg, n_dead = T.run_gaps(scan, 0)
+    pos, neg, n_dead = G.run_gaps(scan, 0)
     live = delta[~dead]
     loss_live = 0.5 * np.mean(np.maximum(live, 0) ** 2)
     np.testing.assert_allclose(pos, live[live > 0] / np.sqrt(loss_live))
@@ -270,14 +271,14 @@ def test_exponent_is_recovered_from_power_law_samples_and_not_measurable_on_a_sm
     for a_true in (0.3, -0.2):
         x = np.concatenate([1e-4 + (1 - 1e-4) * rng.random(3000) ** (1 / (a_true + 1)),
                             1 + rng.exponential(1, 800)])
-        est = T.measure_exponent(x, a_ref=a_true, floor=1e-4, n_boot=60, seed=1)
+        est = G.measure_exponent(x, a_ref=a_true, floor=1e-4, n_boot=60, seed=1)
         assert est.measurable and est.fit.ci[0] <= a_true <= est.fit.ci[1]
         assert est.decades >= 2 and est.fit.n_tail >= est.n_needed
-    small = T.measure_exponent(rng.random(200) ** (1 / 1.3), a_ref=0.3, floor=1e-6)
-    assert not small.measurable and small.n_needed == T.tail_count_needed(0.3) == 650
+    small = G.measure_exponent(rng.random(200) ** (1 / 1.3), a_ref=0.3, floor=1e-6)
+    assert not small.measurable and small.n_needed == G.tail_count_needed(0.3) == 650
     assert "650 needed" in small.reason
     # enough gaps but all within one decade: no window of 2 decades
-    narrow = T.measure_exponent(0.5 + 0.5 * rng.random(2000), a_ref=0.3, floor=0.4)
+    narrow = G.measure_exponent(0.5 + 0.5 * rng.random(2000), a_ref=0.3, floor=0.4)
     assert not narrow.measurable and "decades" in narrow.reason
 
 
@@ -289,10 +290,10 @@ def test_mle_agrees_with_the_powerlaw_package():
 
     rng = np.random.default_rng(2)
     x = np.concatenate([rng.random(2000) ** (1 / 1.3), 1 + rng.exponential(1, 500)])
-    ours = T.fit_power_law(x, x_c=1.0, n_boot=5)
+    ours = G.fit_power_law(x, x_c=1.0, n_boot=5)
     theirs = powerlaw.Fit(1 / x, xmin=1.0, verbose=False)
     assert ours.a == pytest.approx(theirs.power_law.alpha - 2, abs=1e-9)
-    free = T.fit_power_law(x, n_boot=5)
+    free = G.fit_power_law(x, n_boot=5)
     theirs_free = powerlaw.Fit(1 / x, verbose=False)
     assert free.a == pytest.approx(theirs_free.power_law.alpha - 2, abs=0.1)
     assert free.a == pytest.approx(0.3, abs=0.1)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from l2lib.data import jamming as D
+from l2lib.measure import gap_statistics as G
 from l2lib.measure import jamming as T
 from l2lib.models import mlp as M
 from l2lib.train import hinge as J
@@ -76,7 +77,7 @@ def test_scan_brackets_the_transition_and_resumes_from_the_store(tmp_path):
     more = S.polish(first, jammed, J.HingeConfig(lr=1e-3, max_steps=300), store_root=tmp_path,
                     progress=False)
     assert (more.loss <= first.loss[jammed] + 1e-12).all()
-    positive, negative, runs = T.pooled_gaps([more])
+    positive, negative, runs = G.pooled_gaps([more])
     assert runs == int(more.jammed.sum()) and (positive > 0).all() and (negative > 0).all()
 
 

@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from l2lib.book import plots
 from l2lib.experiments import jamming as chapter
-from l2lib.measure.jamming import ExponentEstimate, HessianSplit, log_histogram, pooled_gaps
+from l2lib.measure.gap_statistics import ExponentEstimate, log_histogram, pooled_gaps
+from l2lib.measure.jamming import HessianSplit
 from l2lib.train.scan import JAMMED, NOT_CHECKED, NOT_CONVERGED, SAT, Scan, ScanSettings
 
 STYLE = {SAT: dict(marker="o", color="C0", mfc="C0"),
