@@ -357,6 +357,47 @@ def test_findings_undecided_and_not_measurable_cases():
     assert regimes.finding_tenfold(none, 2e-4).verdict is Verdict.UNDECIDED
 
 
+def test_the_resolving_grid_depends_on_the_data_order():
+    """A fixed data order resolves coarser grids than a fresh one: a step of 1.25e-3 is
+    measured with it and not measurable with a fresh order; findings() follows the sweep's."""
+    h = regimes.hierarchy(mnist_like())
+    fixed = regimes.resolving_step("fixed")
+    assert regimes.resolving_step("fresh") == regimes.RESOLVING_STEP < 1.25e-3 <= fixed
+    assert regimes.finding_count(h, "mnist", 1.25e-3).verdict is Verdict.NOT_MEASURABLE
+    assert regimes.finding_count(h, "mnist", 1.25e-3, resolving=fixed).verdict is not (
+        Verdict.NOT_MEASURABLE)
+    assert regimes.finding_count(h, "mnist", 2e-3, resolving=fixed).verdict is (
+        Verdict.NOT_MEASURABLE)
+    by_order = {order: {f.key: f.verdict for f in regimes.findings(
+        h, dataset="mnist", beta_step=1.25e-3, data_order=order)} for order in ("fresh", "fixed")}
+    assert by_order["fresh"]["regimes.positions"] is Verdict.NOT_MEASURABLE
+    assert by_order["fixed"]["regimes.positions"] is not Verdict.NOT_MEASURABLE
+    with pytest.raises(ValueError, match="data_order"):
+        regimes.resolving_step("shuffled")
+
+
+def test_the_reference_sweep_subsampled_shows_where_a_fixed_order_grid_resolves():
+    """The committed reference sweep (mnist-10k, fixed data order, step 2e-4) subsampled: up to
+    a step of 1.6e-3 (RESOLVING_STEPS["fixed"]) the detector finds five transitions, each
+    within 0.005 of the paper's T_k; at 2e-3 it loses one."""
+    from pathlib import Path
+
+    from l2lib.book.reference import load_store_csv
+
+    [csv] = (Path(__file__).parents[1] / "results-reference" / "03_regimes" / "stores").glob(
+        "regimes-mnist-10k-up-*.csv")
+    up = load_store_csv(csv)
+    paper = regimes.PAPER_MNIST["transitions"]
+    for every, resolved in ((5, True), (8, True), (10, False)):
+        step = every * float(up.lams[1] - up.lams[0])
+        sub = replace(up, lams=up.lams[::every], obs={k: v[::every] for k, v in up.obs.items()})
+        found = regimes.hierarchy(sub).t_values
+        five = len(found) == 5 and all(abs(t - p) <= regimes.TOL_T
+                                       for t, p in zip(found, paper, strict=True))
+        assert five is resolved, (step, found)
+        assert (step <= regimes.resolving_step("fixed") * (1 + 1e-9)) is resolved
+
+
 def test_tenfold_rule_fails_when_accuracy_does_not_follow_the_digits():
     h = regimes.hierarchy(mnist_like())
     assert regimes.finding_tenfold(h, 2e-4).verdict is Verdict.AGREES

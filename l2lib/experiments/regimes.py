@@ -43,7 +43,7 @@ from l2lib.experiments.regime_sweep import (  # noqa: F401 - the sweep API, re-e
 )
 from l2lib.experiments.regime_sweep import settings as _sweep_settings
 from l2lib.measure import curvature, spectrum
-from l2lib.train.sweep import SweepResult
+from l2lib.train.sweep import SweepResult, check_data_order
 
 settings = _sweep_settings
 """The settings of chapter 3 for a profile (:func:`l2lib.experiments.regime_sweep.settings`)."""
@@ -280,18 +280,32 @@ def control_indices(h: Hierarchy, seed: int = 0) -> tuple[list[int], list[int]]:
 TOL_T = 0.005  # issue acceptance: each T_k within 0.005 of the paper's
 TOL_PLATEAU = 0.10  # plateau accuracies within 10 points
 TAU_MIN = 0.7  # Kendall τ with the paper's order of loss
-RESOLVING_STEP = 6e-4
-"""The coarsest β step on which the detector resolves all five MNIST transitions: on the authors'
-curves subsampled to steps of 4e-4 and 6e-4 it finds all five, at 1e-3 T1 is lost (tested)."""
+RESOLVING_STEPS = {"fresh": 6e-4, "fixed": 1.6e-3}
+"""The coarsest β step on which the detector resolves all five MNIST transitions, per data order
+of the sweep (:data:`l2lib.train.sweep.DATA_ORDERS`). fresh: on the authors' curves (a new
+minibatch order at every β) subsampled to steps of 4e-4 and 6e-4 it finds all five, at 1e-3 T1
+is lost. fixed (each seed's order repeated at every β, which removes the sampling noise between
+neighbouring β): on the reference sweep of ``mnist-10k`` subsampled to steps up to 1.6e-3 it
+finds all five within 0.005 of the paper's T_k, at 2e-3 T1 is lost (both tested)."""
+RESOLVING_STEP = RESOLVING_STEPS["fresh"]  # the conservative one, the default below
 
 
-def _unresolved(key: str, finding: str, paper: str, beta_step: float) -> Finding | None:
-    """NOT_MEASURABLE when the grid is too coarse to resolve transitions as jumps, else None."""
-    if beta_step <= RESOLVING_STEP * (1 + 1e-9):
+def resolving_step(data_order: str) -> float:
+    """:data:`RESOLVING_STEPS` of ``data_order``; a clear error for an unknown order."""
+    check_data_order(data_order)
+    return RESOLVING_STEPS[data_order]
+
+
+def _unresolved(key: str, finding: str, paper: str, beta_step: float,
+                resolving: float = RESOLVING_STEP) -> Finding | None:
+    """NOT_MEASURABLE when the grid is too coarse to resolve transitions as jumps (a step
+    above ``resolving``), else None."""
+    if beta_step <= resolving * (1 + 1e-9):
         return None
     return Finding(key, finding, paper, f"β step {beta_step:g}", Verdict.NOT_MEASURABLE,
                    note=f"a β step of {beta_step:g} does not resolve the transitions as jumps "
-                        f"(≤ {RESOLVING_STEP:g} needed; the reference profile uses 2e-4)")
+                        f"(≤ {resolving:g} needed with this data order; the reference profile "
+                        "uses 2e-4)")
 
 
 def _not_mnist(key: str, finding: str, paper: str, dataset: str) -> Finding:
@@ -373,16 +387,17 @@ def _threshold_note(check: ThresholdCheck) -> str:
 
 
 def finding_count(h: Hierarchy, dataset: str, beta_step: float,
-                  check: ThresholdCheck | None = None) -> Finding:
+                  check: ThresholdCheck | None = None, *,
+                  resolving: float = RESOLVING_STEP) -> Finding:
     """Five transitions (MNIST): agrees iff exactly five are found; else undecided when
     ``check`` (:func:`threshold_check`) shows a threshold admitted by the authors' curves at
     which five are found here, disagrees otherwise; not measurable on a grid coarser than
-    :data:`RESOLVING_STEP`."""
+    ``resolving`` (:data:`RESOLVING_STEPS`)."""
     key, claim = "regimes.count", "five transitions between the trained and the trivial phase"
     paper = "5 transitions (MNIST) [paper, authors' CSV]"
     if dataset not in MNIST_TYPE:
         return _not_mnist(key, claim, paper, dataset)
-    coarse = _unresolved(key, claim, paper, beta_step)
+    coarse = _unresolved(key, claim, paper, beta_step, resolving)
     if coarse is not None:
         return coarse
     n = len(h.transitions)
@@ -409,19 +424,20 @@ def paired_transitions(found: Sequence[staircase.Transition], reference: Sequenc
 
 
 def finding_positions(h: Hierarchy, dataset: str, beta_step: float,
-                      check: ThresholdCheck | None = None) -> Finding:
+                      check: ThresholdCheck | None = None, *,
+                      resolving: float = RESOLVING_STEP) -> Finding:
     """Each paper T_k against the detected transition paired with it
     (:func:`paired_transitions`; seed range, tolerance :data:`TOL_T`): agrees if all five are
     found and agree; disagrees if one is missing or lies outside; else undecided. A T_k missed
     at this run's threshold but found at ``check``'s probe threshold (:func:`threshold_check`:
     one the authors' curves admit) is compared there, and can make the verdict undecided at
-    best. Not measurable on a grid coarser than :data:`RESOLVING_STEP`."""
+    best. Not measurable on a grid coarser than ``resolving`` (:data:`RESOLVING_STEPS`)."""
     key, claim = "regimes.positions", "transition β values T1 … T5"
     ref = PAPER_MNIST["transitions"]
     paper = "T = " + ", ".join(f"{t:g}" for t in ref) + " [paper]"
     if dataset not in MNIST_TYPE:
         return _not_mnist(key, claim, paper, dataset)
-    coarse = _unresolved(key, claim, paper, beta_step)
+    coarse = _unresolved(key, claim, paper, beta_step, resolving)
     if coarse is not None:
         return coarse
     if not h.transitions:
@@ -463,7 +479,8 @@ def finding_positions(h: Hierarchy, dataset: str, beta_step: float,
                             "within_tolerance": within})
 
 
-def finding_plateaus(h: Hierarchy, dataset: str, beta_step: float) -> Finding:
+def finding_plateaus(h: Hierarchy, dataset: str, beta_step: float, *,
+                     resolving: float = RESOLVING_STEP) -> Finding:
     """Plateau accuracies after T1 … T5 within :data:`TOL_PLATEAU` of the paper's (seed range),
     each detected transition's plateau compared with that of the T_k it is paired with
     (:func:`paired_transitions`): agrees if all five agree, disagrees if a paired one lies
@@ -473,7 +490,7 @@ def finding_plateaus(h: Hierarchy, dataset: str, beta_step: float) -> Finding:
     paper = ", ".join(f"{p:.0%}" for p in ref) + " [paper]"
     if dataset not in MNIST_TYPE:
         return _not_mnist(key, claim, paper, dataset)
-    coarse = _unresolved(key, claim, paper, beta_step)
+    coarse = _unresolved(key, claim, paper, beta_step, resolving)
     if coarse is not None:
         return coarse
     summary = h.plateau_summary()[1:]
@@ -532,13 +549,14 @@ def finding_order(h: Hierarchy, dataset: str, beta_step: float) -> Finding:
                             "tau_max": float(tau.max()), "tau_threshold": TAU_MIN})
 
 
-def finding_tenfold(h: Hierarchy, beta_step: float, tolerance: float = 0.05) -> Finding:
+def finding_tenfold(h: Hierarchy, beta_step: float, tolerance: float = 0.05, *,
+                    resolving: float = RESOLVING_STEP) -> Finding:
     """Accuracy ≈ 10 % × the number of digits recognised, on every plateau (seed medians
     within ``tolerance``); any 10-class data set. Undecided without a transition, not
     measurable on a coarse grid."""
     key, claim = "regimes.tenfold", "accuracy ≈ 10 % × number of digits still recognised"
     paper = "accuracy ≈ 10 % × digits recognised [paper]"
-    coarse = _unresolved(key, claim, paper, beta_step)
+    coarse = _unresolved(key, claim, paper, beta_step, resolving)
     if coarse is not None:
         return coarse
     if not h.transitions:
@@ -653,18 +671,21 @@ def finding_curve(betas: np.ndarray, accuracy: np.ndarray, dataset: str,
                    numbers={"curve_gap_median": median, "curve_gap_max": worst})
 
 
-def findings(h: Hierarchy, *, dataset: str, beta_step: float,
+def findings(h: Hierarchy, *, dataset: str, beta_step: float, data_order: str = "fresh",
              hysteresis: dict[str, float] | None = None,
              curvature_points: dict[str, np.ndarray] | None = None) -> list[Finding]:
-    """Every finding chapter 3 reports, in the order it reports them; ``curvature_points`` is
-    the output of :func:`curvature_check`."""
+    """Every finding chapter 3 reports, in the order it reports them; ``data_order``: the
+    sweep's, which sets the coarsest grid that resolves the transitions
+    (:func:`resolving_step`); ``curvature_points`` is the output of :func:`curvature_check`."""
+    resolving = resolving_step(data_order)
     check = (threshold_check(h) if dataset in MNIST_TYPE and h.signals and len(h.transitions) != 5
-             and beta_step <= RESOLVING_STEP * (1 + 1e-9) else None)
+             and beta_step <= resolving * (1 + 1e-9) else None)
     out = [finding_curve(h.betas, h.mean_accuracy, dataset),
-           finding_count(h, dataset, beta_step, check),
-           finding_positions(h, dataset, beta_step, check),
-           finding_plateaus(h, dataset, beta_step), finding_order(h, dataset, beta_step),
-           finding_tenfold(h, beta_step),
+           finding_count(h, dataset, beta_step, check, resolving=resolving),
+           finding_positions(h, dataset, beta_step, check, resolving=resolving),
+           finding_plateaus(h, dataset, beta_step, resolving=resolving),
+           finding_order(h, dataset, beta_step),
+           finding_tenfold(h, beta_step, resolving=resolving),
            finding_hysteresis(hysteresis, beta_step)]
     if curvature_points is not None:
         c = curvature_points
