@@ -215,13 +215,13 @@ display(Markdown(report.markdown_table([
 # ## The reference run
 #
 # The `reference` profile runs this chapter at the scale that resolves its findings on two CPU
-# cores: here close to two hours, as its five-layer scan, the longest, runs last on one core
-# after the other has finished, and the checks are then replayed in one process (the wall time
-# is in the provenance below). Its results are committed under
-# `results-reference/` with their provenance (commit, parameters, machine, date, wall time) and the
-# observables behind every figure; CI recomputes their first points with the current code (`l2lib
-# reference slices`) and `l2lib results list` says whether code they depend on changed since. Its
-# findings, as that run recorded them:
+# cores: each scan's seeds are computed in two groups (three seeds each on random data), so that
+# the three long random-data scans make six equal jobs for two one-thread processes, which hand
+# back their classified runs (the wall time is in the provenance below). Its results are
+# committed under `results-reference/` with their provenance (commit, parameters, machine, date,
+# wall time) and the observables behind every figure; CI recomputes their first points with the
+# current code (`l2lib reference slices`) and `l2lib results list` says whether code they depend
+# on changed since. Its findings, as that run recorded them:
 
 # %%
 ref = reference.load_reference_run(reference_dir, "06_jamming")
