@@ -32,13 +32,23 @@
 # copying slip, keep the *last* epoch's weights; as the cross-entropy rises with β, every β then
 # trains about six epochs. `early_stopping="authors"` reproduces exactly that
 # (`l2lib.train.early_stopping`, tested against a hand-written copy of their loop);
-# `"objective"` monitors the regularised objective and restores the best epoch. All profiles use
-# `"authors"`, so that the β values can be compared with the paper's; β = 0 is capped at
-# `first_max_epochs` epochs in `quick`. How far the choice moves the staircase was measured once,
-# outside this page, on `mnist-10k` at the quick grid (2 Dec 2026): `"objective"` trains a median
-# 14.5 epochs per β against 7 and its accuracy curve lies ≈ 10⁻³ lower in β, a quarter of the
-# grid step; set `early_stopping` below to recompute it. Their logged "regularised loss" carries
-# twice the applied penalty; the one drawn below is the objective actually minimised.
+# `"objective"` monitors the regularised objective and restores the best epoch. `reference` and
+# `paper` use `"authors"`, so that their β values compare with the paper's; `quick` uses
+# `"objective"`, for a reason measured on its grid (81 values of β, data order fixed, 3 seeds;
+# 6 Dec 2026, outside this page, on an Intel Xeon). Both rules find five transitions at the same
+# β within one grid step (authors: 0.0281, 0.0381, 0.0631, 0.0763, 0.0869; objective: 0.0281,
+# 0.0381, 0.0619, 0.0769, 0.0856) with plateaus within 5 points of each other, but with the data
+# order repeated at every β the authors' rule ranks the digits otherwise: Kendall τ with the
+# paper's order 0.69 [0.64, 0.78] over the seeds, against 0.87 [0.83, 0.92] (the reference run
+# below, authors' rule: 0.74). The objective rule capped at 8 epochs per β, about as many as
+# the authors' rule trains, still gives 0.92 (but misses T1), so it is which epoch is kept, not
+# how many are trained, that moves the order: plausibly because with the order repeated the last
+# epoch ends on the same minibatches at every β, a bias that a fresh order averages away (not
+# tested further). The price: ≈ 10 epochs per β instead of 7, and 464 s alone on two cores
+# where the authors' rule took 279 s (with more Hessian evaluations). β = 0 is capped at
+# `first_max_epochs` epochs in `quick`. Set `early_stopping` below to recompute either. Their
+# logged "regularised loss" carries twice the applied penalty; the one drawn below is the
+# objective actually minimised.
 #
 # **Data order.** The authors' data loader reshuffles the training set every epoch and runs on
 # from one β to the next, so every β trains on a new sequence of minibatches
@@ -51,15 +61,16 @@
 # but with robust z = 7.1, 8.3 and 6.9, short of the threshold 8 in two seeds. A fixed order
 # smooths a sweep (a unit test: on a toy sweep every member's training loss is
 # smoother along λ). It is a deviation from the authors' protocol, made for the smaller data
-# set; `quick` and `paper` keep their fresh order, and `data_order` below switches it.
+# set: `quick` and `reference` fix the order, `paper` (full MNIST) keeps the authors' fresh
+# one, and `data_order` below switches it.
 #
 # **Data and profiles.** `quick` runs the protocol on `mnist-10k`, 10,000 real MNIST digits
-# shipped with l2lib (8,000 for training, 2,000 for testing), on a β grid of step 4·10⁻³ with an
-# upward sweep only: it shows the staircase of the curves, but its grid is too coarse to resolve
-# the transitions as jumps (see below), so the findings that need them say *not measurable at
-# this profile*. `reference` is the paper's grid (501 values of β, step 2·10⁻⁴) on `mnist-10k`,
-# up and down; `paper` the same on full MNIST (`dataset="mnist"`), with the top-30 Hessian
-# spectrum at every β. `smoke` only exercises the code.
+# shipped with l2lib (8,000 for training, 2,000 for testing), on a β grid of step 1.25·10⁻³ (81
+# values, fixed data order) with an upward sweep only, fine enough for the detector to resolve
+# the five transitions with that order (it needs a step of at most 1.6·10⁻³, see "What the quick
+# profile shows" below). `reference` is the paper's grid (501 values of β, step 2·10⁻⁴) on
+# `mnist-10k`, up and down; `paper` the same on full MNIST (`dataset="mnist"`), with the top-30
+# Hessian spectrum at every β. `smoke` only exercises the code.
 
 # %% tags=["parameters"]
 profile = "quick"  # smoke | quick | reference | paper
@@ -73,8 +84,8 @@ n_train = None  # training subset size (None: the profile's default)
 beta_max = None  # end of the β grid (None: the profile's default)
 activation = None  # sigmoid (paper) | tanh | relu (None: the profile's default)
 lr = None  # Adam learning rate (None: 1.5e-3; the paper's robustness run uses 1.5e-2)
-early_stopping = None  # authors | objective (None: the profile's default, "authors")
-data_order = None  # fresh | fixed (None: the profile's default; fixed in reference only)
+early_stopping = None  # authors | objective (None: the profile's default; objective in quick)
+data_order = None  # fresh | fixed (None: the profile's default; fresh in paper only)
 run_down = True  # False: skip the downward sweep of a profile that has one (no hysteresis)
 
 # %%
@@ -175,8 +186,8 @@ plt.show()
 # `hessian_n` images, seed 0) is measured at the last point before each transition and, as a
 # control, in the middle of the plateaus (the first `n_curvature` of each); so are the
 # `spectrum_k` eigenvalues of largest magnitude, the authors' measure (they keep 30). Grey: the
-# same quantities along the sweep at every `hessian_every`-th β (the quick profile's subset:
-# every 5th). The finding agrees only if the checkpoints' median smallest eigenvalue lies below
+# same quantities along the sweep at every `hessian_every`-th β (the quick profile: at β = 0,
+# 0.05 and 0.1). The finding agrees only if the checkpoints' median smallest eigenvalue lies below
 # every control, and it counts only points that are minima: a stationarity residual of at most
 # `residual_tol` (5 %). At a point where training merely stopped (hollow markers, left out) a
 # negative eigenvalue of ∇²E says nothing about a saddle of the loss.
@@ -209,25 +220,19 @@ report.write_summary("03_regimes", numbers, run.info, results_dir, findings=foun
 # accuracy ≈ 10 % × digits — {glue:text}`verdict_tenfold`; hysteresis —
 # {glue:text}`verdict_hysteresis`; negative curvature — {glue:text}`verdict_curvature`.
 #
-# **What the quick profile cannot show.** Its grid step (4·10⁻³, chosen for a run of a few
-# minutes on two CPU cores) does not resolve the transitions as jumps, so their number,
-# positions, plateaus and the order of loss are *not measurable* there; the curves and the heat
-# map show the staircase qualitatively, beside the authors' curve. A finer grid does not fit the
-# quick budget with this data order: with the authors' ≈ 6 epochs per β, a step of 10⁻³ (101
-# values of β; 14 minutes measured with the two cores shared by three other runs) spreads each
-# transition but the last over two or three grid steps, and the detector finds one to three of
-# the five there. With the data order fixed, as in `reference`, a coarser grid suffices: the
-# detector resolves all five on the reference sweep subsampled to steps up to 1.6·10⁻³
-# (`regimes.RESOLVING_STEPS`, tested), and a sweep at a step of 1.25·10⁻³ (81 values of β, 3
-# seeds, measured once outside this page on 6 Dec 2026: 297 s alone on two cores of an Intel
-# Xeon) found T = 0.0281, 0.0381, 0.0631, 0.0763, 0.0869, each within 0.005 of the paper's, with
-# plateaus 74, 61, 36, 22, 10 % but a digit order short of the τ ≥ 0.7 asked for (0.69 [0.64,
-# 0.78]). `quick` is to move to that grid when the reference runs of this chapter and chapter 5,
-# which share its sweep code, are next recomputed. The
-# `reference` profile (the paper's grid of 501 values of β on `mnist-10k`, below) is the scale
-# meant to resolve them (its findings say how many it does); `mnist-10k` has 8,000 training
-# images where the paper has 60,000, so plateau levels and transition positions may shift even
-# there.
+# **What the quick profile shows.** Its grid (step 1.25·10⁻³, 81 values of β, each seed's data
+# order repeated at every β) resolves the transitions as jumps: on the reference sweep
+# subsampled to any step up to 1.6·10⁻³ the detector finds all five
+# (`regimes.RESOLVING_STEPS`, tested), so the number of transitions, their positions, the
+# plateaus and the order of loss are measured here, at a cost of about eight minutes on two CPU
+# cores. With the authors' fresh data order the same grid would not do: the sampling noise of
+# 125 minibatches per epoch spreads each jump, the authors' curves need a step of 6·10⁻⁴, and a
+# fresh-order sweep at 10⁻³ (101 values of β) found one to three of the five transitions. What
+# `quick` cannot show is hysteresis (it sweeps up only) and curvature at minima (its trainings
+# stop before the stationarity residual is small, see above). The `reference` profile (the
+# paper's grid of 501 values of β on `mnist-10k`, below) measures everything at the paper's
+# resolution; `mnist-10k` has 8,000 training images where the paper has 60,000, so plateau
+# levels and transition positions may shift even there.
 # This page's run time is recorded in `results/summaries/03_regimes.json` and shown on the "Does
 # it reproduce?" page.
 
