@@ -171,8 +171,8 @@ def test_bad_settings(kwargs, match):
         regimes.settings(**kwargs)
 
 
-def test_profiles_quick_is_the_defaults_and_reference_is_the_paper_grid_up_and_down():
-    assert regimes.settings("quick") == regimes.RegimeSettings()
+def test_profiles_paper_is_the_defaults_and_reference_is_the_paper_grid_up_and_down():
+    assert regimes.settings("paper") == regimes.RegimeSettings()  # the authors' protocol
     ref = regimes.settings("reference")
     assert len(ref.betas) == 501 and ref.sweep_down and ref.n_seeds == 3
     assert ref.early_stopping == regimes.settings("paper").early_stopping == "authors"
@@ -186,7 +186,7 @@ def test_profiles_quick_is_the_defaults_and_reference_is_the_paper_grid_up_and_d
     with pytest.raises(ValueError, match="data_order must be one of"):
         regimes.settings("quick", data_order="same")
     assert regimes.settings("quick", lr=1e-2).train.lr == 1e-2
-    assert regimes.settings("quick", beta_max=None) == regimes.RegimeSettings()
+    assert regimes.settings("quick", beta_max=None) == regimes.settings("quick")
     with pytest.raises(ValueError, match="early_stopping"):
         regimes.settings("quick", early_stopping="best")
 
@@ -200,6 +200,19 @@ def test_sweep_down_is_honoured(tiny, tmp_path):
     assert down.result.direction == "down" and down.result.lams[0] == settings.betas[-1]
     summary = regimes.hysteresis_summary(up.result, down.result)
     assert set(summary) >= {"width", "acc0_up", "acc0_down"}
+
+
+def test_profiles_are_not_code_of_the_stored_sweeps():
+    """Tuning a profile must not make the stored sweeps of every profile stale: the profile
+    table is no dependency of the modules that compute chapter 3's and chapter 5's stores
+    (their configurations record every setting instead)."""
+    from l2lib.store import dependencies
+
+    for computing in ("l2lib.experiments.regime_sweep", "l2lib.experiments.pathfinder"):
+        deps = dependencies([computing])
+        assert "l2lib.experiments.regime_sweep" in deps
+        assert "l2lib.experiments.regime_profiles" not in deps
+        assert "l2lib.experiments.regimes" not in deps
 
 
 def test_authors_early_stopping_in_the_sweep(tiny, tmp_path):

@@ -53,6 +53,7 @@ from IPython.display import Markdown, display
 from l2lib.book import reference, report
 from l2lib.book.figures import pathfinder as figures
 from l2lib.experiments import pathfinder as ch5
+from l2lib.experiments import regime_profiles
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
 settings = ch5.settings(profile)
@@ -105,7 +106,8 @@ display(Markdown(figures.toy_table(toy)))
 # from the result store when chapter 3 ran first).
 
 # %%
-data, sweep = ch5.chapter3_sweep(dataset, profile, data_root, run.device, seed, run.store)
+data, sweep = ch5.chapter3_sweep(dataset, regime_profiles.settings(profile), data_root,
+                                 run.device, seed, run.store)
 minima = ch5.train_minima(data, settings, seed, run.store)
 link = ch5.connect_minima(data, minima, settings, seed, run.store)
 display(Markdown(f"`{data.name}`, MLP {data.input_dim}-{'-'.join(map(str, settings.hidden))}"

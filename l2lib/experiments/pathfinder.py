@@ -414,13 +414,13 @@ def connect_minima(data: Dataset, minima: Minima, settings: PathfinderSettings,
 # Towards the transition checkpoints of chapter 3
 
 
-def chapter3_sweep(dataset: str, profile: str, data_root: str | None, device: torch.device,
-                   seed: int, store_root: str | FilePath | None
+def chapter3_sweep(dataset: str, regime: regime_sweep.RegimeSettings, data_root: str | None,
+                   device: torch.device, seed: int, store_root: str | FilePath | None
                    ) -> tuple[Dataset, regime_sweep.RegimeSweep]:
-    """Chapter 3's data set and standard sweep (reference 0) at ``profile``, read back from the
-    result store when chapter 3 ran first (same settings, seeds seed, seed + 1, …). The only
-    place chapter 5 touches chapter 3's sweep (:mod:`l2lib.experiments.regime_sweep`)."""
-    regime = regime_sweep.settings(profile)
+    """Chapter 3's data set and standard sweep (reference 0) with the settings ``regime`` (a
+    profile's: :func:`l2lib.experiments.regime_profiles.settings`), read back from the result
+    store when chapter 3 ran first (same settings, seeds seed, seed + 1, …). The only place
+    chapter 5 touches chapter 3's sweep (:mod:`l2lib.experiments.regime_sweep`)."""
     data = regime_sweep.load_regime_data(dataset, regime, data_root, device, seed)
     seeds = [seed + i for i in range(regime.n_seeds)]
     return data, regime_sweep.standard_sweep(data, regime, seeds, store_root)

@@ -1,4 +1,4 @@
-"""Chapter 3's warm β sweep: settings per profile, data, the observer and the stored sweeps.
+"""Chapter 3's warm β sweep: its settings, data, the observer and the stored sweeps.
 
 The protocol of Ersoy, Cardozo Licha & Wiesner (arXiv 2512.11866, from their scripts): MLP
 784-128-128-10 with sigmoid units, cross-entropy, Adam (lr 1.5e-3, batch 64), at most 50 epochs
@@ -11,7 +11,9 @@ order and early stopping, so this equals three separate sweeps (tested).
 This module computes and stores; :mod:`l2lib.experiments.regimes` analyses. The split keeps the
 sweeps' store keys (:mod:`l2lib.store`) free of the analysis code, so that editing how
 transitions are detected or judged does not invalidate an hour of stored training (chapter 5
-reads these sweeps too).
+reads these sweeps too). For the same reason the profiles live in
+:mod:`l2lib.experiments.regime_profiles`: a store's configuration records every setting, so
+tuning one profile there changes only that profile's keys.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from l2lib.data import Dataset, load_dataset
 from l2lib.measure import curvature, spectrum
 from l2lib.measure import observables as measure
 from l2lib.models.mlp import EnsembleMLP, mlp
-from l2lib.runtime import check_profile
 from l2lib.store import SweepStore, open_store
 from l2lib.train import early_stopping
 from l2lib.train.loop import TrainConfig
@@ -44,7 +45,8 @@ EARLY_STOPPING = early_stopping.MODES
 
 @dataclass(frozen=True)
 class RegimeSettings:
-    """Everything chapter 3 varies between profiles; the field defaults are the ``quick`` profile.
+    """Everything chapter 3 varies between profiles; the field defaults are the authors' protocol
+    and grid (the ``paper`` profile; the profiles are in :mod:`l2lib.experiments.regime_profiles`).
 
     β grid: 0, ``beta_step``, …, ``beta_max``. ``data_order`` (the warm sweep's, see
     :data:`l2lib.train.sweep.DATA_ORDERS`): ``"fresh"``, a new data order at every β as the
@@ -53,7 +55,7 @@ class RegimeSettings:
     8,000 images instead of 60,000 blurs the jumps). ``early_stopping``: ``"authors"`` (training
     cross-entropy monitored, last epoch kept: ≈ 6 epochs per β, as in the authors' scripts) or
     ``"objective"`` (the regularised objective monitored, best epoch restored; l2lib's loop; the
-    ``quick`` default, ``reference`` and ``paper`` use ``"authors"``), see
+    ``quick`` profile's; ``reference`` and ``paper`` use ``"authors"``), see
     :mod:`l2lib.train.early_stopping`. Hessian extremes of the unregularised training
     cross-entropy are measured during the sweep for the first ``hessian_members`` members at
     every ``hessian_every``-th grid point (0: never; NaN elsewhere), on ``hessian_n`` training
@@ -73,22 +75,22 @@ class RegimeSettings:
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "sigmoid"
     train: TrainConfig = PAPER_TRAIN
-    early_stopping: str = "objective"
-    data_order: str = "fixed"
+    early_stopping: str = "authors"
+    data_order: str = "fresh"
     beta_max: float = 0.1
-    beta_step: float = 1.25e-3
+    beta_step: float = 2e-4
     n_seeds: int = 3
     n_train: int | None = None
-    hessian_every: int = 40
+    hessian_every: int = 1
     hessian_members: int = 1
-    hessian_probes: int = 8
+    hessian_probes: int = 32
     hessian_tol: float = 1e-3
-    hessian_n: int | None = 2000
+    hessian_n: int | None = None
     min_drop: float = 0.05
-    sweep_down: bool = False
-    first_max_epochs: int | None = 15
-    n_curvature: int = 2
-    spectrum_k: int = 10
+    sweep_down: bool = True
+    first_max_epochs: int | None = None
+    n_curvature: int = 5
+    spectrum_k: int = 30
     residual_tol: float = 0.05
 
     @property
@@ -115,52 +117,6 @@ class RegimeSettings:
             raise ValueError(f"beta_max {self.beta_max} must be a multiple (>= 3) of beta_step "
                              f"{self.beta_step}")
         return np.arange(n + 1) * self.beta_step
-
-
-PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
-    "smoke": {"hidden": (32, 32), "beta_max": 0.1, "beta_step": 0.01, "n_seeds": 2,
-              "n_train": 1000, "train": replace(PAPER_TRAIN, max_epochs=4, patience=2),
-              "hessian_every": 5, "hessian_probes": 2, "hessian_n": 500, "sweep_down": True,
-              "first_max_epochs": 4, "n_curvature": 2, "spectrum_k": 4},
-    # the defaults: the protocol on mnist-10k, upward only, each seed's data order repeated at
-    # every β, the best epoch of the objective kept (with that order the authors' last epoch
-    # ranks the digits otherwise, chapter 3), a grid of 81 values (step 1.25e-3, fine enough for
-    # the detector with that order),
-    # Hessians at 3 points of the sweep and 2 + 2 after it: ≈ 4 min on 2 cores, 6 on one
-    "quick": {},
-    # the paper's protocol and grid on mnist-10k, up and down, each seed's data order repeated
-    # at every β: ≈ 48 min on 2 cores
-    "reference": {"beta_step": 2e-4, "early_stopping": "authors", "data_order": "fixed",
-                  "sweep_down": True, "hessian_every": 50, "first_max_epochs": None,
-                  "n_curvature": 5, "spectrum_k": 30},
-    # the paper's protocol (use dataset="mnist"), the authors' fresh data order: Hessian extremes
-    # and top-30 spectrum at every β
-    "paper": {"beta_step": 2e-4, "early_stopping": "authors", "data_order": "fresh",
-              "sweep_down": True, "hessian_every": 1, "hessian_n": None, "hessian_probes": 32,
-              "first_max_epochs": None, "n_curvature": 5, "spectrum_k": 30},
-}
-"""What each profile changes from the ``quick`` defaults of :class:`RegimeSettings`."""
-
-
-def settings(profile: str, **overrides: Any) -> RegimeSettings:
-    """Settings of chapter 3 for ``profile``; keyword ``overrides`` replace single fields
-    (e.g. ``beta_max=0.12``, ``activation="relu"``, ``early_stopping="objective"``; ``lr``
-    goes into ``train``). None values are ignored (a notebook's "profile default")."""
-    check_profile(profile)
-    chosen = replace(RegimeSettings(), **PROFILE_OVERRIDES[profile])
-    lr = overrides.pop("lr", None)
-    if lr is not None:
-        chosen = replace(chosen, train=replace(chosen.train, lr=float(lr)))
-    unknown = set(overrides) - set(RegimeSettings.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)} for chapter 3; "
-                         f"known: {sorted(RegimeSettings.__dataclass_fields__)} and lr")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if "hidden" in overrides:
-        overrides["hidden"] = tuple(int(h) for h in overrides["hidden"])
-    chosen = replace(chosen, **overrides)
-    chosen.betas  # noqa: B018 - validates the grid
-    return chosen
 
 
 def load_regime_data(

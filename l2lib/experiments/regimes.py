@@ -30,10 +30,11 @@ from l2lib.analysis import staircase, transitions, weak_jumps
 from l2lib.analysis.findings import Finding, Verdict, interval_verdict
 from l2lib.data import Dataset
 from l2lib.data.published import authors_mnist_seeds
+from l2lib.experiments.regime_profiles import PROFILE_OVERRIDES  # noqa: F401 - re-exported
+from l2lib.experiments.regime_profiles import settings as _profile_settings
 from l2lib.experiments.regime_sweep import (  # noqa: F401 - the sweep API, re-exported
     EARLY_STOPPING,
     PAPER_TRAIN,
-    PROFILE_OVERRIDES,
     RegimeSettings,
     RegimeSweep,
     load_regime_data,
@@ -41,12 +42,11 @@ from l2lib.experiments.regime_sweep import (  # noqa: F401 - the sweep API, re-e
     standard_sweep,
     sweeps,
 )
-from l2lib.experiments.regime_sweep import settings as _sweep_settings
 from l2lib.measure import curvature, spectrum
 from l2lib.train.sweep import SweepResult, check_data_order
 
-settings = _sweep_settings
-"""The settings of chapter 3 for a profile (:func:`l2lib.experiments.regime_sweep.settings`)."""
+settings = _profile_settings
+"""The settings of chapter 3 for a profile (:func:`l2lib.experiments.regime_profiles.settings`)."""
 
 # Reported by the paper for MNIST with the protocol above (their CSV data, three seeds agree).
 PAPER_MNIST = {
