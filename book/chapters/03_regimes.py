@@ -45,7 +45,8 @@
 # how many are trained, that moves the order: plausibly because with the order repeated the last
 # epoch ends on the same minibatches at every β, a bias that a fresh order averages away (not
 # tested further). The price: ≈ 10 epochs per β instead of 7, and 464 s alone on two cores
-# where the authors' rule took 279 s (with more Hessian evaluations). β = 0 is capped at
+# where the authors' rule took 279 s (with more Hessian evaluations); a shorter patience does not
+# buy it back (patience 3 or 2: T1 missed, τ 0.69 or 0.64). β = 0 is capped at
 # `first_max_epochs` epochs in `quick`. Set `early_stopping` below to recompute either. Their
 # logged "regularised loss" carries twice the applied penalty; the one drawn below is the
 # objective actually minimised.
