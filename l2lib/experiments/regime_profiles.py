@@ -16,8 +16,9 @@ from l2lib.experiments.regime_sweep import PAPER_TRAIN, RegimeSettings
 from l2lib.runtime import check_profile
 
 _MNIST_10K = {"data_order": "fixed", "hessian_n": 2000, "hessian_probes": 8}
-"""What both profiles on ``mnist-10k`` change from the authors' protocol: each seed's data order
-repeated at every β (chapter 3, "Data order"), Hessians on 2,000 training images."""
+"""What the profiles run on ``mnist-10k`` (smoke, quick, reference) change from the authors'
+protocol: each seed's data order repeated at every β (chapter 3, "Data order"), Hessians on
+2,000 training images."""
 
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     # code paths only, in seconds
