@@ -493,6 +493,32 @@ def test_a_slice_refuses_a_reference_run_with_other_settings(tmp_path):
     assert set(slices.SLICES) >= {"03_regimes", "04_vae", "05_pathfinder", "06_jamming"}
 
 
+def test_a_setting_added_after_a_reference_run_counts_at_its_default():
+    """A field the recorded settings lack (added to the dataclass later, nested ones too) is
+    read as its default: the slice then decides; a non-default value of it is a difference."""
+    from dataclasses import replace
+
+    from l2lib.book.slices import _same_settings
+    from l2lib.experiments import regimes
+    from l2lib.store import jsonable
+
+    current = regimes.settings("smoke")
+    recorded = jsonable(current)
+    del recorded["residual_tol"]  # at its default in smoke
+    del recorded["train"]["keep"]  # nested, at its default
+    _same_settings(recorded, current, "store", ())
+    recorded = jsonable(current)
+    assert current.early_stopping != regimes.RegimeSettings().early_stopping
+    del recorded["early_stopping"]
+    with pytest.raises(ValueError, match=r"differing: \['early_stopping'\]"):
+        _same_settings(recorded, current, "store", ())
+    recorded = jsonable(current)
+    del recorded["train"]["keep"]
+    with pytest.raises(ValueError, match=r"differing: \['train'\]"):
+        _same_settings(recorded, replace(current, train=replace(current.train, keep="last")),
+                       "store", ())
+
+
 def test_a_chapter_declared_without_a_slice_is_reported_not_failed(tmp_path, slice_registry,
                                                                    capsys, monkeypatch):
     from l2lib.book import slices

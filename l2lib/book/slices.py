@@ -31,7 +31,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import MISSING, fields, is_dataclass, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -127,13 +127,33 @@ def _single_teacher(config: Mapping[str, Any]) -> bool:
 
 def _same_settings(recorded: Any, settings: Any, name: str, ignore: tuple[str, ...]) -> None:
     """ValueError unless the reference store was computed with ``settings`` (fields in
-    ``ignore`` aside: those the slice shortens)."""
+    ``ignore`` aside: those the slice shortens). A field the recorded settings lack (added to the
+    dataclass after the run) counts as recorded at its default, the behaviour the field was
+    added with; a non-default value of it differs."""
     now = {k: v for k, v in jsonable(settings).items() if k not in ignore}
-    then = {k: v for k, v in dict(recorded).items() if k not in ignore}
+    then = {k: v for k, v in _with_defaults(dict(recorded), settings).items() if k not in ignore}
     if now != then:
         diff = sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
         raise ValueError(f"the reference store {name} was computed with other settings "
                          f"(differing: {diff}); rerun it, or slice it with those settings")
+
+
+def _with_defaults(recorded: dict[str, Any], settings: Any) -> dict[str, Any]:
+    """``recorded`` (a dataclass's settings as stored) with the fields of ``settings``' class
+    that it lacks set to their defaults, in nested dataclass settings too."""
+    if not is_dataclass(settings):
+        return recorded
+    out = dict(recorded)
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        if f.name in out:
+            if is_dataclass(value) and isinstance(out[f.name], Mapping):
+                out[f.name] = _with_defaults(dict(out[f.name]), value)
+        elif f.default is not MISSING:
+            out[f.name] = jsonable(f.default)
+        elif f.default_factory is not MISSING:
+            out[f.name] = jsonable(f.default_factory())
+    return out
 
 
 def _points(store_dir: Path, n_points: int, direction: str = "up") -> SweepResult:
