@@ -243,7 +243,10 @@ report.write_summary("03_regimes", numbers, run.info, results_dir, findings=foun
 #
 # The `reference` profile runs this chapter at the scale that resolves its findings: 1,002 warm
 # trainings of three seeds, 27,432 epochs of one seed in all, which took 48 min alone on two
-# CPU cores of an Intel Xeon (its wall time and threads are in its provenance below). The three
+# CPU cores of an Intel Xeon; the run committed, the same computation repeated on 6 December
+# when chapter 3's profiles moved out of the code that keys it (identical numbers), took 64 min on
+# a day that machine ran 1.3× slower per β (its wall time and threads are in its provenance
+# below). The three
 # seeds train as one ensemble, which used to step every seed until the last one stopped, plus
 # one discarded epoch per β (37,491 seed-epochs); l2lib's loop now drops a seed from the
 # computation once the authors' rule has stopped it, with the same epochs and, up to float32

@@ -214,7 +214,7 @@ display(Markdown(figures.findings_table(found)))
 # ## The reference run
 #
 # The `reference` profile runs this chapter at the scale that resolves its findings, within an hour
-# on two CPU cores (about 14–20 min; its wall time is in the provenance below). Its results are
+# on two CPU cores (about 11–20 min; its wall time is in the provenance below). Its results are
 # committed under `results-reference/` with their provenance (commit, parameters, machine, date,
 # wall time) and the observables behind every figure; CI recomputes their first points with the
 # current code (`l2lib reference slices`) and `l2lib results list` says whether code they depend
