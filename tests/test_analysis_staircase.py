@@ -42,14 +42,16 @@ def test_each_authors_seed_alone_gives_five_and_accuracy_alone_does_not():
 
 def test_penalty_switch_on_is_not_a_transition():
     """From β = 0 the norm collapses (90 → 31 → 24) while the weights relax: with the burn-in
-    this is no transition, without it (and without the test witness) it would be; on their
-    curves subsampled to a step of 4e-4 or 6e-4 the burn-in alone keeps it out."""
+    this is no transition; without it and without the test witness the rule without ``rising``
+    counts it, the rule with ``rising`` does not (a relaxation); on their curves subsampled to a
+    step of 4e-4 or 6e-4 no transition is counted there either."""
     lams, seeds = authors_sweep()
     head = slice(0, 60)
     part = {k: v[head] for k, v in seeds[0].items()}
     assert staircase.seed_jumps(lams[head], part, burn_in=0.05 * 0.1 / lams[59]) == []
-    bare = staircase.seed_jumps(lams[head], part, witnesses=(), burn_in=0)
+    bare = staircase.seed_jumps(lams[head], part, witnesses=(), burn_in=0, rising=False)
     assert bare and bare[0].beta < 0.001
+    assert staircase.seed_jumps(lams[head], part, witnesses=(), burn_in=0) == []
     for every in (2, 3):
         sub = [{k: v[::every] for k, v in s.items()} for s in seeds]
         found = staircase.detect(lams[::every], sub)
@@ -66,6 +68,42 @@ def test_a_coarse_grid_does_not_resolve_the_first_transition():
     sub = [{k: v[::5] for k, v in s.items()} for s in seeds]
     found = staircase.detect(lams[::5], sub)
     assert len(found) == 4 and min(abs(t.beta - PAPER_T[0]) for t in found) > 0.005
+
+
+def relaxing_seed(starts, seed=0, n=81, step=1.25e-3):
+    """A seed on chapter 3's quick grid whose weights are still relaxing after the penalty is
+    switched on (‖θ‖ falls by 0.62× less at each step, the losses rise likewise) when the burn-in
+    ends, then two level shifts."""
+    rng = np.random.default_rng(seed)
+    lams, i = np.arange(n) * step, np.arange(n)
+    k = np.searchsorted(starts, i, side="right")
+    relax = 0.62 ** i
+    train = 0.3 + 5 * lams - 0.3 * relax + 0.12 * k + rng.normal(0, 0.005, n)
+    return lams, {"norm": 12 - 30 * lams + 12 * relax - k + rng.normal(0, 0.03, n),
+                  "train_ce": train, "test_ce": train + 0.05 + rng.normal(0, 0.005, n),
+                  "test_acc": 0.95 - 0.5 * lams + 0.03 * relax - 0.1 * k
+                  + rng.normal(0, 0.005, n)}
+
+
+def test_a_relaxation_past_the_burn_in_is_no_jump_wherever_the_grid_ends():
+    """The burn-in is 5 % of the β range, so cutting the grid moves the first scored step (on
+    this grid from 4 to 3: 0.05 × 0.1 rounds above 0.005). A relaxation still under way there
+    was counted at that step by the rule without ``rising`` — at β_max 0.1 not, below it yes, as
+    in chapter 3's quick run — so the count depended on β_max. With ``rising`` it does not."""
+    seeds = [relaxing_seed([30, 55], seed=s) for s in range(3)]
+    lams = seeds[0][0]
+    level_shifts = [0.5 * (lams[29] + lams[30]), 0.5 * (lams[54] + lams[55])]
+    for beta_max in (0.1, 0.09875, 0.095, 0.09):
+        n = int(np.searchsorted(lams, beta_max + 1e-9))
+        part = [{k: v[:n] for k, v in s.items()} for _, s in seeds]
+        assert staircase.scored_from(lams[:n]) == (4 if beta_max == 0.1 else 3)
+        found = staircase.detect(lams[:n], part)
+        assert [t.beta for t in found] == pytest.approx(level_shifts)
+        without = [t.beta for t in staircase.detect(lams[:n], part, rising=False)]
+        if beta_max == 0.1:
+            assert without == pytest.approx(level_shifts)
+        else:
+            assert without == pytest.approx([0.5 * (lams[3] + lams[4]), *level_shifts])
 
 
 def staircase_seed(starts, n=120, seed=0, noise=0.01):

@@ -8,7 +8,7 @@ measures both with the detector's own statistic, so that "not found" can be read
 
 * :func:`candidates`: the steps of one seed that pass every condition of
   :func:`~l2lib.analysis.staircase.seed_jumps` (a second signal at ``z_weak``, the test-set
-  witness, the burn-in) with the strong threshold lowered to ``z_floor``;
+  witness, the burn-in, no relaxation) with the strong threshold lowered to ``z_floor``;
 * :func:`evidence_near`: per seed, the strongest candidate within ``window`` of a given β (e.g.
   the paper's T1);
 * :func:`events_elsewhere`: candidates farther than ``window`` from every given β (the paper's
