@@ -8,7 +8,7 @@ header), read by :func:`l2lib.data.published.authors_mnist_seeds`.
 import numpy as np
 import pytest
 
-from l2lib.analysis import staircase
+from l2lib.analysis import staircase, weak_jumps
 from l2lib.data.published import authors_mnist_seeds
 
 PAPER_T = (0.0248, 0.0374, 0.0590, 0.0738, 0.0845)
@@ -104,6 +104,21 @@ def test_a_relaxation_past_the_burn_in_is_no_jump_wherever_the_grid_ends():
             assert without == pytest.approx(level_shifts)
         else:
             assert without == pytest.approx([0.5 * (lams[3] + lams[4]), *level_shifts])
+
+
+def test_unscored_steps_lend_no_z_to_their_neighbours():
+    """A step is compared with ``z_strong`` by its own z, its signals' support by the z within
+    ``window`` steps; a step the burn-in leaves unscored lends neither. Else the first scored
+    step of a relaxation would report the stronger z of the unscored step before it (the jump
+    strengths chapter 3 tabulates)."""
+    lams, signals = relaxing_seed([30, 55], seed=0)
+    first = staircase.scored_from(lams)
+    norm = signals["norm"]
+    z = staircase.step_zscores(lams, norm, direction=-1.0, span=np.ptp(norm[first:]))
+    assert z[first - 1] > z[first] + 3
+    (edge,) = [j for j in weak_jumps.candidates(lams, signals, rising=False)
+               if j.index == first]
+    assert edge.zscores["norm"] == pytest.approx(max(z[first], z[first + 1]))
 
 
 def staircase_seed(starts, n=120, seed=0, noise=0.01):

@@ -6,10 +6,10 @@ import pytest
 
 from l2lib.analysis.findings import Verdict
 from l2lib.experiments import curvature as cv
-from l2lib.experiments import onset
+from l2lib.experiments import curvature_profiles, onset, onset_profiles
 
-SMOKE = cv.settings("smoke")
-QUICK = cv.settings("quick")
+SMOKE = curvature_profiles.settings("smoke")
+QUICK = curvature_profiles.settings("quick")
 
 
 @pytest.mark.parametrize("depth", [1, 2])
@@ -40,11 +40,11 @@ def test_settings_are_checked():
     with pytest.raises(ValueError, match="method"):
         cv.CurvatureSettings(method="exact")
     with pytest.raises(ValueError, match="unknown profile"):
-        cv.settings("huge")
+        curvature_profiles.settings("huge")
     with pytest.raises(ValueError, match=r"unknown setting\(s\) \['windw'\]"):
-        cv.settings("quick", windw=3)
-    assert cv.settings("quick") == cv.CurvatureChapterSettings()
-    assert cv.settings("smoke").onset == onset.settings("smoke")
+        curvature_profiles.settings("quick", windw=3)
+    assert curvature_profiles.settings("quick") == cv.CurvatureChapterSettings()
+    assert curvature_profiles.settings("smoke").onset == onset_profiles.settings("smoke")
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ import pytest
 
 from l2lib.analysis import theory, transitions
 from l2lib.analysis.findings import Verdict
-from l2lib.experiments import onset
+from l2lib.experiments import onset, onset_profiles
 from l2lib.runtime import check_profile, resolve_device
 
-SMOKE = onset.settings("smoke")
+SMOKE = onset_profiles.settings("smoke")
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,12 @@ def test_multi_mode_teacher_loses_one_mode_at_a_time():
 
 def test_unknown_profile_and_unusable_device_are_clear_errors():
     with pytest.raises(ValueError, match="unknown profile 'fast'.*smoke"):
-        onset.settings("fast")
+        onset_profiles.settings("fast")
     with pytest.raises(ValueError, match=r"unknown setting\(s\) \['n_lambda'\]"):
-        onset.settings("quick", n_lambda=3)
-    assert onset.settings("quick", n_lams=7).n_lams == 7
-    assert onset.settings("smoke", n_lams=7).n_lams == 7  # overrides a profile's own value
-    assert onset.settings("quick") == onset.OnsetSettings()
+        onset_profiles.settings("quick", n_lambda=3)
+    assert onset_profiles.settings("quick", n_lams=7).n_lams == 7
+    assert onset_profiles.settings("smoke", n_lams=7).n_lams == 7  # overrides a profile's own value
+    assert onset_profiles.settings("quick") == onset.OnsetSettings()
     with pytest.raises(ValueError, match="unknown profile"):
         check_profile("Paper")
     with pytest.raises(ValueError, match="unknown device"):
@@ -182,11 +182,12 @@ def test_two_hidden_layer_mlp_sweeps_converge_to_minima():
     short = TrainConfig(loss="cross_entropy", optimizer="sgd", lr=0.5, batch_size=None,
                         max_epochs=60, patience=5, min_delta=1e-4)
     tiny = dict(mlp_hidden=6, mlp_n_lams=4, mlp_lam_max={1: 1.0, 2: 0.2}, mlp_train=short)
-    s = onset.settings("smoke", **tiny)
+    s = onset_profiles.settings("smoke", **tiny)
     check = onset.minimum_check_of(onset.mlp_hysteresis(data, 2, s), s, mlp=True)
     assert check.converged_up.all() and check.converged_down.all()
     # negative control: without the polish the early-stopping rule leaves unconverged points
-    raw = onset.mlp_hysteresis(data, 2, onset.settings("smoke", mlp_polish_iters=0, **tiny))
+    unpolished = onset_profiles.settings("smoke", mlp_polish_iters=0, **tiny)
+    raw = onset.mlp_hysteresis(data, 2, unpolished)
     raw_check = onset.minimum_check_of(raw, s, mlp=True)
     assert not (raw_check.converged_up.all() and raw_check.converged_down.all())
 

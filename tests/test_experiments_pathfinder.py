@@ -9,6 +9,7 @@ import torch
 
 from l2lib.analysis.findings import Verdict
 from l2lib.experiments import pathfinder as ch5
+from l2lib.experiments import pathfinder_profiles as P
 from l2lib.measure.saddles import Mode
 from l2lib.train import pathfinder as pf
 
@@ -17,26 +18,26 @@ from l2lib.train import pathfinder as pf
 
 
 def test_settings_profiles_and_overrides():
-    quick = ch5.settings("quick")
+    quick = P.settings("quick")
     assert quick == ch5.PathfinderSettings()  # the dataclass defaults are the quick profile
     # the paper's grid: β_paper linear from 0 to 5e-6 (l2lib's β is twice that)
     np.testing.assert_allclose(pf.paper_beta(quick.betas),
                                np.linspace(0, 5e-6, quick.n_betas), rtol=1e-12)
-    paper = ch5.settings("paper")
+    paper = P.settings("paper")
     assert paper.n_betas == 501
     np.testing.assert_allclose(np.diff(pf.paper_beta(paper.betas)), 1e-8, rtol=1e-9)
-    assert ch5.settings("reference").n_betas > quick.n_betas > ch5.settings("smoke").n_betas
-    assert ch5.settings("quick", n_minima=3, hidden=[8]).hidden == (8,)
+    assert P.settings("reference").n_betas > quick.n_betas > P.settings("smoke").n_betas
+    assert P.settings("quick", n_minima=3, hidden=[8]).hidden == (8,)
     with pytest.raises(ValueError, match="unknown setting.*betas_per_decade"):
-        ch5.settings("quick", betas_per_decade=3)
+        P.settings("quick", betas_per_decade=3)
     with pytest.raises(ValueError, match="unknown profile"):
-        ch5.settings("huge")
+        P.settings("huge")
     with pytest.raises(ValueError, match="n_minima"):
-        ch5.settings("quick", n_minima=1)
+        P.settings("quick", n_minima=1)
 
 
 def test_towards_grid_thins_chapter3s_grid_and_adds_the_tail():
-    s = ch5.settings("quick", towards_points=5, towards_tail=(0.05, 0.2))
+    s = P.settings("quick", towards_points=5, towards_tail=(0.05, 0.2))
     grid = ch5.towards_grid(np.linspace(0, 0.1, 101), s)
     np.testing.assert_allclose(grid, [0, 0.025, 0.05, 0.075, 0.1, 0.2])
 
@@ -103,7 +104,7 @@ def test_order_agreement():
 
 
 def test_toy_finding_on_the_real_toy_and_a_broken_one():
-    s = ch5.settings("smoke", toy_beta_step=0.2, saddle_positions=(0.5,))
+    s = P.settings("smoke", toy_beta_step=0.2, saddle_positions=(0.5,))
     toy = ch5.toy(s)
     good = ch5.toy_finding(toy, s.overlap_min)
     assert good.verdict == Verdict.AGREES, good.companion
@@ -240,7 +241,7 @@ def test_saddle_scans_on_a_network_path_match_the_dense_hessian():
                for n, p in net.named_parameters()} for _ in range(4)]
     obs = {"dist_ref": np.ones((4, 2))}
     path = pf.Path(np.array([0.0, 0.1, 0.2, 0.3]), obs, points[0], points[0], points, 1, 1)
-    s = ch5.settings("smoke", hessian_samples=100, max_scans=2, saddle_positions=(0.0,),
+    s = P.settings("smoke", hessian_samples=100, max_scans=2, saddle_positions=(0.0,),
                      hessian_tol=1e-10)
     scans = ch5.saddle_scans(path, 1, [1, 1], [0, 1, 2], data, [2], "sigmoid", s, seed=3)
     assert list(scans.jumps) == [1] and list(scans.controls) == [0]  # budget: 2 steps in all
@@ -288,7 +289,7 @@ def test_minima_paths_on_a_prefix_of_the_grid_are_the_first_points_of_the_full_p
     from l2lib.data import load_dataset
 
     data = load_dataset("digits", n_train=300)
-    s = ch5.settings("smoke", hidden=(8, 8), n_minima=3)
+    s = P.settings("smoke", hidden=(8, 8), n_minima=3)
     minima = ch5.train_minima(data, s, seed=0)
     full = ch5.minima_paths(data, minima, s, progress=False)
     head = ch5.minima_paths(data, minima, s, betas=s.betas[:2], progress=False)

@@ -215,6 +215,18 @@ def test_profiles_are_not_code_of_the_stored_sweeps():
         assert "l2lib.experiments.regimes" not in deps
 
 
+@pytest.mark.parametrize("computing", ["onset", "curvature", "vae", "pathfinder", "regime_sweep"])
+def test_no_chapter_keys_its_stores_by_a_profile_table(computing):
+    """The same for chapters 1, 2, 4 and 5: their profile tables live in ``*_profiles`` modules,
+    which no module computing a store imports (chapter 6's are still in
+    :mod:`l2lib.experiments.jamming_scans`)."""
+    from l2lib.store import dependencies
+
+    deps = dependencies([f"l2lib.experiments.{computing}"])
+    assert f"l2lib.experiments.{computing}" in deps
+    assert not [m for m in deps if m.endswith("_profiles")], deps
+
+
 def test_authors_early_stopping_in_the_sweep(tiny, tmp_path):
     data, settings = tiny
     settings = replace(settings, early_stopping="authors")

@@ -11,7 +11,7 @@ from vae_helpers import F64, beta_sweep, gaussian_data, randn, tiny_vae, train_i
 from l2lib.analysis.collapse import CoincidenceTest
 from l2lib.analysis.findings import Verdict
 from l2lib.data import Dataset
-from l2lib.experiments import vae
+from l2lib.experiments import vae, vae_profiles
 from l2lib.measure.vae import active_units, unit_activity
 from l2lib.models.vae import EnsembleVAE, elbo_terms, fixed_noise
 from l2lib.store import SweepStore
@@ -84,7 +84,7 @@ def test_the_observer_reads_the_probe_on_samples_beside_the_probe_on_means():
     x = gaussian_data([4.0, 1.0, 0.25, 0.1], n=60)
     y = (x[:, 0] > 0).long()
     data = Dataset("toy", x, y, x, y, 2)
-    settings = vae.settings("smoke", latent=2, hidden=(3,), curvature_samples=4)
+    settings = vae_profiles.settings("smoke", latent=2, hidden=(3,), curvature_samples=4)
     model = EnsembleVAE(4, 2, (3,), seeds=[0, 1], dtype=F64)
     obs = vae.collapse_observer(data, settings)(model, torch.tensor([0.5, 0.5], dtype=F64))
     for name in ("probe_z", "probe_acc", "curvature", "grad_norm", "kl", "param_norm", "tr_h"):
@@ -93,19 +93,19 @@ def test_the_observer_reads_the_probe_on_samples_beside_the_probe_on_means():
 
 
 def test_settings_per_profile_and_overrides():
-    assert vae.settings("quick") == vae.VaeSettings()
-    assert vae.settings("reference").n_seeds >= 5
-    assert vae.settings("quick", lam=0.1).lam == 0.1
+    assert vae_profiles.settings("quick") == vae.VaeSettings()
+    assert vae_profiles.settings("reference").n_seeds >= 5
+    assert vae_profiles.settings("quick", lam=0.1).lam == 0.1
     x = gaussian_data([4.0, 1.0, 0.25], n=200)
     for profile in ("smoke", "quick", "reference", "paper"):
-        settings = vae.settings(profile)
+        settings = vae_profiles.settings(profile)
         grid = vae.beta_grid(settings, x)
         assert grid.size == settings.n_betas
         np.testing.assert_allclose(grid[[0, -1]], [4 * settings.beta_min, 4 * settings.beta_max])
     with pytest.raises(ValueError, match="unknown setting.*'seeds'"):
-        vae.settings("quick", seeds=3)
+        vae_profiles.settings("quick", seeds=3)
     with pytest.raises(ValueError, match="unknown profile"):
-        vae.settings("huge")
+        vae_profiles.settings("huge")
     with pytest.raises(ValueError, match="strictly increasing"):
         check_grid([1.0, 0.5])
     with pytest.raises(ValueError, match="direction"):

@@ -45,10 +45,10 @@ from IPython.display import Markdown, display
 from l2lib.book import reference, report
 from l2lib.book.figures import onset as figures
 from l2lib.data import load_dataset
-from l2lib.experiments import onset
+from l2lib.experiments import onset, onset_profiles
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
-settings = onset.settings(profile)
+settings = onset_profiles.settings(profile)
 display(Markdown(report.banner(run.info)))
 
 # %% [markdown]
@@ -217,7 +217,7 @@ display(Markdown(reference.reference_markdown(ref, profile)))
 
 # %%
 if ref is not None and profile != "reference":
-    ref_settings = onset.settings(ref.provenance["profile"])
+    ref_settings = onset_profiles.settings(ref.provenance["profile"])
     ref_teacher = onset.make_teacher(ref_settings, (1.0,), ref.summary["provenance"]["seed"])
     ref_linear = {d: ref.hysteresis(f"linear-D{d}", lambda c: c["key"]["data"]["modes"] == [1.0])
                   for d in ref_settings.depths}

@@ -62,10 +62,10 @@ from l2lib.book import reference, report
 from l2lib.book.figures import curvature as figures
 from l2lib.book.figures.onset import findings_table
 from l2lib.data import load_dataset
-from l2lib.experiments import curvature, onset
+from l2lib.experiments import curvature, curvature_profiles, onset
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
-settings = curvature.settings(profile)
+settings = curvature_profiles.settings(profile)
 display(Markdown(report.banner(run.info)))
 
 # %% [markdown]
@@ -186,7 +186,7 @@ display(Markdown(reference.reference_markdown(ref, profile)))
 
 # %%
 if ref is not None and profile != "reference":
-    ref_settings = curvature.settings(ref.provenance["profile"])
+    ref_settings = curvature_profiles.settings(ref.provenance["profile"])
     ref_teacher = onset.make_teacher(ref_settings.onset, (1.0,), ref.summary["provenance"]["seed"])
 
     def one_mode(config):  # the one-mode teacher's sweeps, not the multi-mode one's

@@ -47,12 +47,12 @@
 # [0.83, 0.87] and the objective rule 0.83 [0.83, 0.87] (the fresh order blurs the jumps, so
 # only the order is compared there). That fits the last epoch ending on the same minibatches at
 # every β when the order is repeated, a bias a fresh order averages away; the minibatches
-# themselves were not varied to test it directly. The price: ≈ 10 epochs per β instead of 7, and 464 s alone on two cores
-# where the authors' rule took 279 s (with more Hessian evaluations); a shorter patience does not
-# buy it back (patience 3 or 2: T1 missed, τ 0.69 or 0.64). β = 0 is capped at
-# `first_max_epochs` epochs in `quick`. Set `early_stopping` below to recompute either. Their
-# logged "regularised loss" carries twice the applied penalty; the one drawn below is the
-# objective actually minimised.
+# themselves were not varied to test it directly. The price: ≈ 10 epochs per β instead of 7,
+# and 464 s alone on two cores where the authors' rule took 279 s (with more Hessian
+# evaluations); a shorter patience does not buy it back (patience 3 or 2: T1 missed, τ 0.69
+# or 0.64). β = 0 is capped at `first_max_epochs` epochs in `quick`. Set `early_stopping`
+# below to recompute either. Their logged "regularised loss" carries twice the applied
+# penalty; the one drawn below is the objective actually minimised.
 #
 # **Data order.** The authors' data loader reshuffles the training set every epoch and runs on
 # from one β to the next, so every β trains on a new sequence of minibatches

@@ -89,10 +89,10 @@ from IPython.display import Markdown, display
 from l2lib.book import reference, report
 from l2lib.book.figures import vae as figures
 from l2lib.data import load_dataset
-from l2lib.experiments import vae
+from l2lib.experiments import vae, vae_profiles
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
-settings = vae.settings(profile, lam=float(lam))
+settings = vae_profiles.settings(profile, lam=float(lam))
 data = load_dataset(dataset, root=data_root, device=run.device, n_train=settings.n_train,
                     seed=seed)
 display(Markdown(report.banner(run.info)))

@@ -53,10 +53,10 @@ from IPython.display import Markdown, display
 from l2lib.book import reference, report
 from l2lib.book.figures import pathfinder as figures
 from l2lib.experiments import pathfinder as ch5
-from l2lib.experiments import regime_profiles
+from l2lib.experiments import pathfinder_profiles, regime_profiles
 
 run = report.start_chapter(profile, device, seed, dataset, results_dir)
-settings = ch5.settings(profile)
+settings = pathfinder_profiles.settings(profile)
 display(Markdown(report.banner(run.info)))
 
 # %% [markdown]

@@ -36,7 +36,8 @@ steps), located at the step with the largest sum of positive z.
 classifier grows with training time), and over the next few β the warm-started weights are still
 relaxing towards the regularised minimum (‖θ‖ 90 → 31 → 24 on MNIST) while the training loss
 rises. On the authors' grid this relaxation ends by β ≈ 0.003 and their first transition is at
-0.025; on coarser grids (their curves subsampled) it leaks past a single-step rule.
+0.025; on coarser grids (their curves subsampled) it leaks past a single-step rule. Steps in
+the burn-in lend their z to no neighbour (``window``).
 
 **Relaxation is no jump.** A level shift makes a signal change by more than it did at the step
 before; a relaxation — the weights still settling after the penalty is switched on, the steep
@@ -201,6 +202,7 @@ def seed_jumps(
         [spread_zscores(lams, signals[n], max_width=max_width, direction=directions[n],
                         half_window=half_window, name=n, span=spans[n]) for n in names])
     z = np.nan_to_num(z, nan=-np.inf)
+    z[:, :first] = -np.inf  # unscored steps lend no z to their neighbours either
     n_steps = z.shape[1]
     # the largest z of each signal within ±window of each step
     near = np.full_like(z, -np.inf)

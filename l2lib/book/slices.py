@@ -203,7 +203,7 @@ def vae_slice(folder: Path) -> dict[str, SweepResult]:
     """Chapter 4: the first point of the upward β sweep (a fresh VAE trained at the grid's
     smallest β)."""
     from l2lib.data import load_dataset
-    from l2lib.experiments import vae
+    from l2lib.experiments import vae, vae_profiles
 
     profile = _provenance(folder)["profile"]
     config = None
@@ -214,7 +214,7 @@ def vae_slice(folder: Path) -> dict[str, SweepResult]:
             break
     if config is None:
         raise ValueError(f"{folder}: no upward VAE sweep exported")
-    settings = vae.settings(profile, lam=float(config["settings"]["lam"]))
+    settings = vae_profiles.settings(profile, lam=float(config["settings"]["lam"]))
     _same_settings(config["settings"], settings, name, ())
     data_key = config["key"]["data"]
     seed = int(config["key"]["seeds"][0])
@@ -235,10 +235,10 @@ def pathfinder_slice(folder: Path) -> dict[str, SweepResult]:
     second β differs between CPU types by up to 36 %, see the module doc). The
     paths towards chapter 3's checkpoints are not sliced: they start across the whole upward
     sweep (weights are not committed); chapter 3's slice checks that sweep."""
-    from l2lib.experiments import pathfinder, regimes
+    from l2lib.experiments import pathfinder, pathfinder_profiles, regimes
 
     profile = _provenance(folder)["profile"]
-    settings = pathfinder.settings(profile)
+    settings = pathfinder_profiles.settings(profile)
     names = {store_name(s).split("-", 1)[0]: store_name(s)
              for s in reference_stores(folder.parent, folder.name)}
     if not {"minima", "pathfinder"} <= set(names):
@@ -324,10 +324,10 @@ def onset_slice(folder: Path) -> dict[str, SweepResult]:
     onset: its start from a fresh initialisation) and the first three of the two-hidden-layer
     MLP's."""
     from l2lib.data import load_dataset
-    from l2lib.experiments import onset
+    from l2lib.experiments import onset, onset_profiles
     from l2lib.train.sweep import warm_sweep
 
-    settings = onset.settings(_provenance(folder)["profile"])
+    settings = onset_profiles.settings(_provenance(folder)["profile"])
     recorded = _recorded(folder, "linear-D2-up", _single_teacher)
     seed = int(recorded["key"]["data"]["seed"])
     teacher = onset.make_teacher(settings, (1.0,), seed)
@@ -371,9 +371,9 @@ def curvature_slice(folder: Path) -> dict[str, SweepResult]:
     """Chapter 2: the first four points of the depth-2 linear curvature sweep (exact curvature)
     and the first three of the two-hidden-layer MLP's (stochastic curvature, fixed probes)."""
     from l2lib.data import load_dataset
-    from l2lib.experiments import curvature, onset
+    from l2lib.experiments import curvature, curvature_profiles, onset
 
-    settings = curvature.settings(_provenance(folder)["profile"])
+    settings = curvature_profiles.settings(_provenance(folder)["profile"])
     s = settings.onset
     recorded = _recorded(folder, "curvature-linear-D2", _single_teacher)
     seed = int(recorded["key"]["data"]["seed"])

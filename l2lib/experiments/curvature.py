@@ -14,7 +14,7 @@ wherever θ jumps).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,20 +68,6 @@ class CurvatureChapterSettings:
     match_steps: float = 1.5
     linear_depths: tuple[int, ...] = (1, 2)
     mlp_plateau_drop: float = 0.05  # an accuracy drop of ≥ 5 points between plateaus
-
-
-def settings(profile: str, **overrides: Any) -> CurvatureChapterSettings:
-    """Chapter 2's settings for ``profile``; ``overrides`` replace fields (``onset=`` takes an
-    :class:`OnsetSettings`). ``reference``: chapter 1's reference sweeps, and 512 Hutchinson
-    probes for the MLPs' R (8× quick: its standard error, the detector's noise level, 2.8×
-    smaller)."""
-    onset.check_overrides(CurvatureChapterSettings, overrides)
-    base = CurvatureChapterSettings(onset=onset.settings(profile))
-    if profile == "smoke":
-        base = replace(base, mlp=replace(base.mlp, n_samples=8))
-    elif profile == "reference":
-        base = replace(base, mlp=replace(base.mlp, n_samples=512))
-    return replace(base, **overrides)
 
 
 def curvature_observer(

@@ -22,7 +22,6 @@ from l2lib.data.teacher import TeacherData, teacher_data
 from l2lib.measure import observables as measure
 from l2lib.measure.curvature import smallest_regularised_eigenvalues
 from l2lib.models.mlp import EnsembleMLP, deep_linear, mlp
-from l2lib.runtime import check_profile
 from l2lib.train.loop import TrainConfig
 from l2lib.train.polish import polishing
 from l2lib.train.sweep import Hysteresis, Observer, SweepResult, hysteresis_sweep
@@ -31,7 +30,8 @@ from l2lib.train.sweep import Hysteresis, Observer, SweepResult, hysteresis_swee
 @dataclass(frozen=True)
 class OnsetSettings:
     """Everything chapter 1 (and chapter 2, which reuses its sweeps) varies between profiles.
-    The defaults are the ``quick`` profile; :func:`settings` gives the others."""
+    The defaults are the ``quick`` profile;
+    :func:`l2lib.experiments.onset_profiles.settings` gives the others."""
 
     n_samples: int = 256
     input_dim: int = 8
@@ -70,19 +70,6 @@ class OnsetSettings:
     max_excluded: float = 0.34  # more excluded points than this fraction: not measurable
 
 
-PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
-    "quick": {},
-    "smoke": dict(n_samples=128, input_dim=6, width=6, depths=(1, 2), n_lams=24, n_seeds=1,
-                  mode_depths=(1,), mlp_hidden=16, mlp_n_lams=12,
-                  mlp_train=replace(OnsetSettings.mlp_train, max_epochs=400)),
-    "reference": dict(n_lams=80, n_seeds=4, mlp_n_lams=60),
-    "paper": dict(n_samples=2048, input_dim=32, width=32, n_lams=81, n_seeds=4, mlp_hidden=128,
-                  mlp_n_lams=60,
-                  linear_train=replace(OnsetSettings.linear_train, max_epochs=20000),
-                  mlp_train=replace(OnsetSettings.mlp_train, max_epochs=10000, min_delta=1e-5)),
-}
-
-
 def check_overrides(cls: type, overrides: Mapping[str, Any]) -> None:
     """A ValueError naming every override that is not a field of ``cls``."""
     names = {f.name for f in fields(cls)}
@@ -90,14 +77,6 @@ def check_overrides(cls: type, overrides: Mapping[str, Any]) -> None:
     if unknown:
         raise ValueError(f"unknown setting(s) {unknown} for {cls.__name__}; "
                          f"known: {sorted(names)}")
-
-
-def settings(profile: str, **overrides: Any) -> OnsetSettings:
-    """The settings of chapter 1 for ``profile`` (smoke, quick, reference or paper), with any
-    field replaced by ``overrides``. ``reference`` (about 30 min on 2 CPU cores): twice the λ
-    resolution and seeds of quick, MLP points polished by L-BFGS."""
-    check_overrides(OnsetSettings, overrides)
-    return replace(OnsetSettings(), **(PROFILE_OVERRIDES[check_profile(profile)] | overrides))
 
 
 def make_teacher(settings: OnsetSettings, modes: tuple[float, ...], seed: int,
