@@ -121,6 +121,20 @@ def test_unscored_steps_lend_no_z_to_their_neighbours():
     assert edge.zscores["norm"] == pytest.approx(max(z[first], z[first + 1]))
 
 
+def test_a_jump_at_the_first_step_of_a_grid_not_starting_at_zero_is_kept():
+    """No step precedes the first one, so the relaxation test has nothing to compare it with (and
+    must not compare it with the last step's change, here a larger jump)."""
+    n = 60
+    lams = 0.01 + 0.001 * np.arange(n)
+    rng = np.random.default_rng(0)
+    k = (np.arange(n) >= 1) + 2.0 * (np.arange(n) >= n - 1)
+    signals = {"norm": 9 - 20 * lams - k + rng.normal(0, 0.01, n),
+               "train_ce": 0.5 + 5 * lams + 0.12 * k + rng.normal(0, 0.003, n),
+               "test_ce": 0.52 + 5 * lams + 0.12 * k + rng.normal(0, 0.003, n),
+               "test_acc": 0.95 - 0.2 * lams - 0.1 * k + rng.normal(0, 0.003, n)}
+    assert [j.index for j in staircase.seed_jumps(lams, signals)] == [0, n - 2]
+
+
 def staircase_seed(starts, n=120, seed=0, noise=0.01):
     """Idealised MNIST-like seed: at each start the norm falls, both losses and accuracy jump."""
     rng = np.random.default_rng(seed)

@@ -235,10 +235,12 @@ def seed_jumps(
 def _rises(signals: Mapping[str, Sequence[float]], names: list[str],
            directions: Mapping[str, float], z: np.ndarray, group: list[int],
            z_strong: float) -> bool:
-    """Whether a signal reaching ``z_strong`` in ``group`` (grid steps, ascending, the first
-    ≥ 1) changes at one of its steps by more than at the step before it (oriented changes; a
-    NaN change before the group counts as rising)."""
+    """Whether a signal reaching ``z_strong`` in ``group`` (grid steps, ascending) changes at
+    one of its steps by more than at the step before it (oriented changes; a group at the first
+    step of the grid, or after a NaN change, counts as rising)."""
     before = group[0] - 1
+    if before < 0:
+        return True
     for k, name in enumerate(names):
         if not np.max(z[k, group]) >= z_strong:
             continue
