@@ -1,12 +1,7 @@
 """Chapter 4's profiles: the :class:`~l2lib.experiments.vae.VaeSettings` of each.
 
-Kept apart from :mod:`l2lib.experiments.vae` on purpose, as chapter 3's
-(:mod:`l2lib.experiments.regime_profiles`): a store's key covers the code of the modules that
-compute it and, in its configuration, every setting (:mod:`l2lib.store`); a profile table inside
-the computing module made every stored result of the chapter — its committed reference run
-included — stale whenever one profile was tuned. Here an edit changes only the settings, and so
-the keys, of the profile edited. Tune ``quick`` by adding to its entry, not by changing the
-dataclass defaults (those are code of the stores).
+Kept apart from :mod:`l2lib.experiments.vae`, which computes the stored results, so
+that tuning a profile keeps the others' (:mod:`l2lib.experiments`).
 """
 
 from __future__ import annotations
