@@ -74,7 +74,8 @@ def configure_threads(workers: int | None = None, threads: int | None = None) ->
 
 def _configure_at_import() -> None:
     """l2lib decides the threads when it is imported, unless the user fixed them through
-    OpenMP's own variable (then torch already follows it)."""
+    OpenMP's own variable (then torch already follows it). A ``torch.set_num_threads`` made
+    before the import is therefore overridden: set ``L2LIB_THREADS`` or call it after."""
     told = os.environ.get(THREADS_ENV) or os.environ.get(WORKERS_ENV)
     if told or not os.environ.get("OMP_NUM_THREADS"):
         configure_threads()

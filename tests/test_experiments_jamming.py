@@ -24,7 +24,7 @@ def test_profiles_quick_scale_and_the_authors_protocol_for_paper():
 
 
 def test_settings_quick_is_the_defaults_overrides_apply_and_unknown_names_are_refused():
-    assert C.settings("quick") == C.JammingSettings()
+    assert replace(C.settings("quick"), workers=1) == C.JammingSettings()
     assert C.settings("quick", n_boot=7).n_boot == 7
     with pytest.raises(ValueError, match="n_bot"):
         C.settings("quick", n_bot=7)
@@ -37,6 +37,19 @@ def test_settings_quick_is_the_defaults_overrides_apply_and_unknown_names_are_re
     smoke = C.settings("smoke")
     assert smoke.random.config.max_steps < C.settings("quick").random.config.max_steps
     assert set(C.PROFILE_NOTES) == {"smoke", "quick", "reference", "paper"}
+
+
+def test_quick_computes_its_jobs_in_as_many_one_thread_processes_as_it_may_use_threads(
+        monkeypatch):
+    """A parallel build gives each chapter one thread (L2LIB_THREADS=1): one process, no
+    workers; alone on n cores: n one-thread processes. Other profiles keep their own."""
+    monkeypatch.setenv("L2LIB_THREADS", "1")
+    assert C.settings("quick").workers == 1
+    monkeypatch.setenv("L2LIB_THREADS", "3")
+    assert C.settings("quick").workers == 3
+    assert C.settings("quick", workers=1).workers == 1  # asked for: kept
+    assert C.settings("smoke").workers == 1
+    assert C.settings("reference").workers == 2
 
 
 # --------------------------------------------------------------------------------------------

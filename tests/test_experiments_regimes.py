@@ -290,6 +290,23 @@ def test_hierarchy_of_a_paper_like_sweep_and_all_findings_agree():
     assert found["regimes.hysteresis"].verdict is Verdict.NOT_MEASURABLE
 
 
+def test_the_order_of_loss_names_a_regained_digit_once_where_it_is_lost_for_good():
+    """Every seed loses 8 at T1, regains it, and loses it again at T3: the table's digits lost
+    per transition list it at both, the order of loss only at T3."""
+    h = regimes.hierarchy(mnist_like())
+    every = set(range(10))
+    rec = [every, every - {5, 8}, every - {5, 9}, every - {5, 9, 8}, every - {5, 9, 8},
+           every - {5, 9, 8}]
+    rec = [sorted(r) for r in rec]
+    lost = [sorted(set(a) - set(b)) for a, b in zip(rec[:-1], rec[1:], strict=True)]
+    h = replace(h, recognised=[rec] * 3, lost=[lost] * 3)
+    assert h.lost_consensus()[:3] == [[5, 8], [9], [8]]
+    assert h.final_loss_consensus() == [[5], [9], [8], [], []]
+    assert regimes.numbers(h, [])["order_of_loss"] == "5 → 9 → 8"
+    assert regimes.numbers(regimes.hierarchy(mnist_like()), [])["order_of_loss"] == (
+        "{5,8} → 9 → {2,4,6} → {1,3} → {0,7}")
+
+
 def test_findings_negative_controls():
     late = regimes.hierarchy(mnist_like(t_index=[i + 40 for i in PAPER_T_INDEX]))  # +0.008
     assert regimes.finding_positions(late, "mnist", 2e-4).verdict is Verdict.DISAGREES

@@ -222,8 +222,9 @@ display(Markdown(report.markdown_table(regimes.finding_rows(found))))
 report.write_summary("03_regimes", numbers, run.info, results_dir, findings=found)
 
 # %% [markdown]
-# This run finds {glue:text}`n_transitions` transition(s); the digits are lost in the order
-# {glue:text}`order_of_loss` (the paper: {glue:text}`paper_order`), Kendall τ =
+# This run finds {glue:text}`n_transitions` transition(s); the digits are lost for good in the
+# order {glue:text}`order_of_loss` (each at the transition after which a majority of seeds never
+# recognise it again; the paper: {glue:text}`paper_order`), Kendall τ =
 # {glue:text}`kendall_tau:.2f` (median over seeds). Verdicts: the accuracy curve against the
 # authors' — {glue:text}`verdict_curve`; number of transitions —
 # {glue:text}`verdict_count`; their positions — {glue:text}`verdict_positions`; plateau

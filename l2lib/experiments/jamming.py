@@ -10,6 +10,7 @@ but that are read off the authors' scan windows or code are labelled "[inferred 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,32 @@ from l2lib.experiments.jamming_scans import settings as _scan_settings
 from l2lib.measure.gap_statistics import ExponentEstimate, measure_exponent, pooled_gaps
 from l2lib.measure.jamming import HessianSplit, hessian_split
 from l2lib.models.mlp import width_for  # noqa: F401 - re-exported (chapter 6 reads widths)
+from l2lib.runtime import intra_op_threads
 from l2lib.train.scan import JAMMED, NOT_CHECKED, NOT_CONVERGED, SAT, Scan, ScanSettings
 
-settings = _scan_settings  # the settings of a profile (re-exported under its own name)
+
+def settings(profile: str, **overrides: Any) -> JammingSettings:
+    """The settings of chapter 6 for ``profile`` (:func:`l2lib.experiments.jamming_scans.settings`,
+    where the profiles are), except that ``quick`` computes its jobs in one-thread processes, as
+    many as this process may use threads (:func:`l2lib.runtime.intra_op_threads`: the usable
+    cores, or 1 inside a parallel build), unless ``workers`` is given.
+
+    Who computes a job does not change what is computed (``JammingSettings.workers``, tested);
+    it changes the time: the jobs are small nets and L-BFGS runs, and on a 2-core Intel Xeon VM
+    one job took 2.5–4.7× longer on two torch threads than on one (7 Dec 2026: random data
+    L = 2, N ≈ 250: 11 s vs 36 s; L = 5, N ≈ 510: 35 s vs 168 s; parity L = 3, N ≈ 140: 6 s vs
+    15 s); the chapter took 348 s in two processes where one process on two threads had not
+    finished after 14 min. Rounding is another matter: it follows the BLAS threading set-up
+    (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` in the environment, which a Dask worker sets to 1,
+    change Δ by ≈ 1e-13), and a run near the jamming line can be classified otherwise after
+    such a change; the quick build gave the same verdicts either way (137 vs 141 classified
+    runs, 7 Dec 2026).
+    """
+    chosen = _scan_settings(profile, **overrides)
+    if profile == "quick" and "workers" not in overrides:
+        chosen = replace(chosen, workers=intra_op_threads())
+    return chosen
+
 
 # --------------------------------------------------------------------------------------------
 # Tables

@@ -187,6 +187,16 @@ class Hierarchy:
             out.append([int(d) for d in np.flatnonzero(counts > n / 2)])
         return out
 
+    def final_loss_consensus(self) -> list[list[int]]:
+        """Per transition: the digits a majority of seeds lose there for good (never recognised
+        again, :func:`l2lib.analysis.staircase.loss_ranks`), so each digit appears at most once
+        — unlike :meth:`lost_consensus`, which lists a digit lost, regained and lost again at
+        both transitions."""
+        n = len(self.recognised)
+        ranks = np.array([staircase.loss_ranks(rec) for rec in self.recognised])
+        return [[int(d) for d in np.flatnonzero((ranks == k).sum(axis=0) > n / 2)]
+                for k in range(len(self.transitions))]
+
 
 def hierarchy(result: SweepResult, *, paper_order: Sequence[Sequence[int]] = PAPER_MNIST[
         "loss_order"], level: float = 0.5, **rule: Any) -> Hierarchy:
@@ -732,7 +742,7 @@ def numbers(h: Hierarchy, found: Sequence[Finding], wall: dict[str, float] | Non
         "plateau_accuracy": summary[:, 0].tolist(),
         "accuracy_beta0": float(summary[0, 0]) if len(summary) else float("nan"),
         "digits_lost": h.lost_consensus(),
-        "order_of_loss": _groups(h.lost_consensus()) or "none",
+        "order_of_loss": _groups(h.final_loss_consensus()) or "none",
         "paper_order": _groups(PAPER_MNIST["loss_order"]),
         "kendall_tau": float(np.median(tau)) if tau.size else float("nan"),
     }
