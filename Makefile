@@ -37,8 +37,13 @@ lint: $(STAMP)
 test: lint mathjax
 	$(PY) -m pytest
 
+# Chapter 3 first, alone on every core: the longest quick chapter, whose sweep chapter 5 reads,
+# and one that slows down beside another (2-core Intel Xeon VM, 7 Dec 2026: 703 s on one thread
+# beside the other chapters, 335-350 s alone on two). Then the others, longest first, side by
+# side. Every chapter is named in one of the two lines (tests/test_book_batch.py checks it).
 chapters: $(STAMP)
-	$(PY) -m l2lib run --profile $(PROFILE) $(if $(filter-out 1,$(WORKERS)),--workers $(WORKERS))
+	$(PY) -m l2lib run regimes --profile $(PROFILE)
+	$(PY) -m l2lib run jamming pathfinder onset vae curvature --profile $(PROFILE) $(if $(filter-out 1,$(WORKERS)),--workers $(WORKERS))
 	$(REPORT)
 
 $(MATHJAX)/tex-mml-chtml.js:

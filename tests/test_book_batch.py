@@ -425,4 +425,18 @@ def test_dask_submission_runs_what_chapters_read_before_them():
     stems = ["01_onset", "03_regimes", "05_pathfinder", "06_jamming"]
     order = [stems[i] for i in submission_order(stems)]
     assert order == ["03_regimes", "01_onset", "06_jamming", "05_pathfinder"]
-    assert submission_order(["01_onset", "02_curvature"]) == [0, 1]  # book order otherwise
+    assert submission_order(["01_onset", "02_curvature"]) == [0, 1]  # the order given otherwise
+    # chapter 3 not in the batch (run before it): chapter 5 keeps the place it was given
+    assert submission_order(["06_jamming", "05_pathfinder", "01_onset"]) == [0, 1, 2]
+
+
+def test_make_chapters_runs_every_chapter_once():
+    """The Makefile runs chapter 3 first, then the others in an order of its own: together
+    every chapter of the book, each once (a chapter added to the book must be added there)."""
+    from l2lib.book.batch import find_chapters, select_stems
+
+    lines = [ln.split("l2lib run", 1)[1].split("--")[0].split()
+             for ln in (ROOT / "Makefile").read_text().splitlines() if "-m l2lib run" in ln]
+    named = [name for names in lines for name in names]
+    stems = [c.stem for c in find_chapters(ROOT / "book")]
+    assert sorted(select_stems(stems, named)) == stems and len(named) == len(stems)

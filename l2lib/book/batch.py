@@ -363,12 +363,16 @@ checkpoints: run concurrently, it would wait for chapter 3's store lock)."""
 
 def submission_order(stems: Sequence[str]) -> list[int]:
     """Indices of ``stems`` in the order Dask tasks are submitted: chapters that others read
-    first, chapters that read others last, the rest in book order between (stable), so that a
-    reader starts when what it reads is done instead of blocking a worker on its lock."""
+    first, chapters that read one of this batch's chapters last, the rest in the order given
+    between (stable), so that a reader starts when what it reads is done instead of blocking a
+    worker on its lock. A reader whose chapters are not in the batch (run before it, as
+    ``make chapters`` runs chapter 3) keeps its place."""
     read = {r for readers in READS.values() for r in readers}
 
     def rank(i: int) -> int:
-        return 0 if stems[i] in read else 2 if stems[i] in READS else 1
+        if stems[i] in read:
+            return 0
+        return 2 if any(r in stems for r in READS.get(stems[i], ())) else 1
 
     return sorted(range(len(stems)), key=rank)
 
