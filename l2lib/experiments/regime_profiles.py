@@ -30,7 +30,7 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     # upward only, the best epoch of the objective kept (with the order repeated the authors'
     # last epoch ranks the digits otherwise, chapter 3), a grid of 81 values (step 1.25e-3, fine
     # enough for the detector with that order), Hessians at 3 points of the sweep and 2 + 2
-    # after it: ≈ 8 min on 2 cores
+    # after it: 335-350 s alone on 2 cores (the CI VM, 7 Dec 2026; up to 2× more at slow hours)
     "quick": _MNIST_10K | {
         "early_stopping": "objective", "beta_step": 1.25e-3, "sweep_down": False,
         "hessian_every": 40, "first_max_epochs": 15, "n_curvature": 2, "spectrum_k": 10},
