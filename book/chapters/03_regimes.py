@@ -218,8 +218,8 @@ found = regimes.findings(h, dataset=data.name, beta_step=settings.beta_step,
                          curvature_points=curv)
 numbers = regimes.numbers(h, found)
 report.glue_numbers(numbers)
-display(Markdown(report.markdown_table(regimes.finding_rows(found))))
 report.write_summary("03_regimes", numbers, run.info, results_dir, findings=found)
+display(Markdown(report.markdown_table(regimes.finding_rows(found))))
 
 # %% [markdown]
 # This run finds {glue:text}`n_transitions` transition(s); the digits are lost for good in the
